@@ -1,0 +1,80 @@
+"""`dvc-sweep plan`: list the points a sweep spec would run, running nothing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tabulate import tabulate
+
+from dvc_sweep.commands._common import ArgumentParser, add_verbosity, locate_root, run_command
+from dvc_sweep.plan import plan_points
+from dvc_sweep.report import escape_cell
+from dvc_sweep.spec import load_spec
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of `dvc-sweep plan`."""
+    parser = ArgumentParser(
+        prog="dvc-sweep plan",
+        description="Validate a sweep spec and list the points it would run, with the "
+        "experiment name and the `-S` overrides of each. Nothing is run.",
+        epilog="Exit codes: 0 the spec is valid, 2 invalid spec or usage.",
+    )
+    parser.add_argument(
+        "spec",
+        nargs="?",
+        default="sweep.yaml",
+        type=Path,
+        help="the sweep spec file (default: sweep.yaml)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the points as JSON instead of a markdown table",
+    )
+    add_verbosity(parser)
+    return parser
+
+
+def _plan(args: argparse.Namespace) -> int:
+    repo_root = locate_root(Path.cwd())
+    spec = load_spec(args.spec, repo_root=repo_root)
+    points = plan_points(spec)
+    if args.json:
+        data = {
+            "spec": spec.to_dict(),
+            "points": [
+                {
+                    "index": point.index,
+                    "name": point.name,
+                    "params": point.params,
+                    "overrides": list(point.overrides),
+                }
+                for point in points
+            ],
+        }
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        return 0
+
+    keys = [parameter.key.display for parameter in spec.parameters]
+    rows = [
+        [str(point.index), escape_cell(point.name)]
+        + [escape_cell(json.dumps(point.params.get(key), ensure_ascii=False)) for key in keys]
+        for point in points
+    ]
+    table = tabulate(
+        rows,
+        headers=["#", "experiment", *(escape_cell(key) for key in keys)],
+        tablefmt="github",
+        disable_numparse=True,
+    )
+    sys.stdout.write(f"{spec.method} sweep {spec.name!r}: {len(points)} points\n\n{table}\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `dvc-sweep plan` with `argv` and return the exit code."""
+    return run_command(build_parser(), argv, _plan)

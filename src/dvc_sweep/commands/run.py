@@ -1,0 +1,109 @@
+"""`dvc-sweep run`: run a sweep spec and write the results file and the report."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from dvc_sweep.commands._common import ArgumentParser, add_verbosity, run_command
+from dvc_sweep.dvc import find_repo_root
+from dvc_sweep.errors import ExitCode, UsageError
+from dvc_sweep.report import render_markdown
+from dvc_sweep.results import DEFAULT_RESULTS_FILE, SweepResults, write_results
+from dvc_sweep.spec import load_spec
+from dvc_sweep.sweep import run_sweep
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_REPORT_FILE = "sweep-report.md"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of `dvc-sweep run`."""
+    parser = ArgumentParser(
+        prog="dvc-sweep run",
+        description="Run every point of a sweep spec as a DVC experiment of the current "
+        "commit, write the results file and the markdown report, and print the report. "
+        "Uncommitted changes are not part of the experiments.",
+        epilog="Exit codes: 0 all points succeeded, 1 some points failed or timed out, "
+        "2 invalid spec or usage, 3 environment problem, 130 interrupted.",
+    )
+    parser.add_argument(
+        "spec",
+        nargs="?",
+        default="sweep.yaml",
+        type=Path,
+        help="the sweep spec file (default: sweep.yaml)",
+    )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        help="experiments to run at a time (default: the spec's jobs, else the CPU count)",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=Path(DEFAULT_RESULTS_FILE),
+        help=f"where to write the results file (default: {DEFAULT_RESULTS_FILE})",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=Path(DEFAULT_REPORT_FILE),
+        help=f"where to write the markdown report (default: {DEFAULT_REPORT_FILE})",
+    )
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        default=None,
+        help="where to keep one log per experiment (default: .dvc/tmp/dvc-sweep/logs/NAME)",
+    )
+    add_verbosity(parser)
+    return parser
+
+
+def exit_code_for(results: SweepResults) -> ExitCode:
+    """Return the exit code that tells the truth about `results`."""
+    if results.interrupted:
+        return ExitCode.INTERRUPTED
+    if any(point.status != "success" for point in results.points):
+        return ExitCode.POINTS_FAILED
+    return ExitCode.OK
+
+
+def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1 (got {args.jobs})")
+    repo_root = find_repo_root(Path.cwd())
+    spec = load_spec(args.spec, repo_root=repo_root)
+
+    # SIGTERM (a cancelled CI job) stops the sweep the same way as Ctrl-C does.
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        results = run_sweep(spec, repo_root=repo_root, jobs=args.jobs, log_dir=args.log_dir)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    write_results(results, args.results)
+    report = render_markdown(results)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(report, encoding="utf-8")
+    sys.stdout.write(report)
+    sys.stdout.flush()
+    logger.info("wrote %s and %s", args.results, args.report)
+    return int(exit_code_for(results))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `dvc-sweep run` with `argv` and return the exit code."""
+    return run_command(build_parser(), argv, _run)

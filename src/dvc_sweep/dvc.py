@@ -1,0 +1,237 @@
+"""Git and DVC queries on the user's repository: checks, refs and `dvc exp show --json`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dvc_sweep.errors import EnvironmentProblem
+
+logger = logging.getLogger(__name__)
+
+EXPS_REF_PREFIX = "refs/exps/"
+
+
+@dataclass(frozen=True)
+class ExperimentRecord:
+    """One experiment as `dvc exp show --json` reports it."""
+
+    name: str
+    rev: str
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExpShow:
+    """The baseline commit and its experiments, parsed from `dvc exp show --json`."""
+
+    baseline: ExperimentRecord
+    experiments: dict[str, ExperimentRecord]
+
+
+def dvc_environment() -> dict[str, str]:
+    """Return the environment for DVC subprocesses: the caller's, with DVC's telemetry off.
+
+    DVC's usage analytics would otherwise send a request to a host outside this machine
+    after a command.
+    """
+    env = dict(os.environ)
+    env.setdefault("DVC_NO_ANALYTICS", "1")
+    return env
+
+
+def git(repo: Path, *args: str, check: bool = True) -> str:
+    """Run a git command in `repo` and return its standard output, stripped."""
+    completed = subprocess.run(
+        ["git", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check and completed.returncode != 0:
+        raise EnvironmentProblem(
+            f"git {' '.join(args)} failed in {repo} (exit {completed.returncode}): "
+            f"{completed.stderr.strip()}"
+        )
+    return completed.stdout.strip()
+
+
+def find_repo_root(start: Path) -> Path:
+    """Return the root of the git and DVC repository containing `start`.
+
+    Raises EnvironmentProblem with the fix when git or DVC is missing, when `start` is not
+    inside a git repository with at least one commit, or when it has no `.dvc` directory.
+    """
+    if shutil.which("git") is None:
+        raise EnvironmentProblem("git was not found on PATH", hint="install git and try again")
+    completed = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"],
+        cwd=start,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise EnvironmentProblem(
+            f"{start} is not inside a git repository",
+            hint="run dvc-sweep from a git repository initialised with `git init` and `dvc init`",
+        )
+    root = Path(completed.stdout.strip())
+    if not (root / ".dvc").is_dir():
+        raise EnvironmentProblem(
+            f"{root} is not a DVC repository (no .dvc directory)",
+            hint="run `dvc init` and commit the result",
+        )
+    head = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "HEAD^{commit}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if head.returncode != 0:
+        raise EnvironmentProblem(
+            f"the git repository at {root} has no commit yet",
+            hint="DVC experiments are based on a commit: commit the project first",
+        )
+    if shutil.which("dvc") is None:
+        raise EnvironmentProblem(
+            "the dvc command was not found on PATH",
+            hint="install DVC in this environment, for example `pip install dvc`",
+        )
+    return root
+
+
+def head_commit(repo: Path) -> str:
+    """Return the full SHA of HEAD."""
+    return git(repo, "rev-parse", "HEAD^{commit}")
+
+
+def uncommitted_files(repo: Path) -> list[str]:
+    """Return the tracked files whose working-tree or index state differs from HEAD."""
+    output = git(repo, "status", "--porcelain=v1", "--untracked-files=no", "-z")
+    return [entry[3:] for entry in output.split("\0") if len(entry) > 3]
+
+
+def experiment_ref_prefix(baseline: str) -> str:
+    """Return the ref namespace DVC 3 keeps a baseline's experiments in."""
+    return f"{EXPS_REF_PREFIX}{baseline[:2]}/{baseline[2:]}/"
+
+
+def experiment_refs(repo: Path, baseline: str) -> dict[str, str]:
+    """Map each experiment name of `baseline` to its commit SHA, from git refs alone."""
+    prefix = experiment_ref_prefix(baseline)
+    output = git(repo, "for-each-ref", "--format=%(objectname) %(refname)", prefix)
+    refs: dict[str, str] = {}
+    for line in output.splitlines():
+        sha, _, ref = line.partition(" ")
+        refs[ref[len(prefix) :]] = sha
+    return refs
+
+
+def dvc_version() -> str | None:
+    """Return the installed DVC version, or None when DVC cannot be imported."""
+    try:
+        from importlib.metadata import version  # noqa: PLC0415  # only needed here
+
+        return version("dvc")
+    except ImportError:
+        return None
+    except Exception:  # noqa: BLE001  # PackageNotFoundError and broken metadata alike
+        return None
+
+
+def exp_show(repo: Path, baseline: str) -> ExpShow:
+    """Run `dvc exp show --json` for one baseline commit and parse its output."""
+    completed = subprocess.run(
+        ["dvc", "exp", "show", "--json", "--hide-workspace", "--hide-queued", "--rev", baseline],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dvc_environment(),
+    )
+    if completed.returncode != 0:
+        raise EnvironmentProblem(
+            f"`dvc exp show --json --rev {baseline[:7]}` failed (exit {completed.returncode}): "
+            f"{completed.stderr.strip()[-2000:]}",
+            hint="run the same command in the repository to see DVC's full error",
+        )
+    try:
+        data = json.loads(completed.stdout)
+    except json.JSONDecodeError as error:
+        raise EnvironmentProblem(
+            f"`dvc exp show --json` printed output that is not JSON: {error}",
+        ) from error
+    return parse_exp_show(data, baseline)
+
+
+def parse_exp_show(data: Any, baseline: str) -> ExpShow:
+    """Parse DVC 3's `exp show --json` list for the record of `baseline`.
+
+    The list holds the workspace record (unless hidden) and one record per baseline commit.
+    Each baseline record carries `experiments: [{name, revs: [{rev, name, data, error}]}]`.
+    A params or metrics file that DVC could not read has `error` instead of `data`.
+    """
+    if not isinstance(data, list):
+        raise EnvironmentProblem("`dvc exp show --json` did not print a list of records")
+    for record in data:
+        if not isinstance(record, dict) or record.get("rev") != baseline:
+            continue
+        baseline_record = _record(record, name=str(record.get("name") or baseline[:7]))
+        experiments: dict[str, ExperimentRecord] = {}
+        for experiment in record.get("experiments") or []:
+            for rev in experiment.get("revs") or []:
+                name = rev.get("name") or experiment.get("name")
+                if not name:
+                    continue
+                experiments[str(name)] = _record(rev, name=str(name))
+        return ExpShow(baseline=baseline_record, experiments=experiments)
+    raise EnvironmentProblem(
+        f"`dvc exp show --json` has no record for the baseline commit {baseline[:7]}",
+    )
+
+
+def _record(record: dict[str, Any], *, name: str) -> ExperimentRecord:
+    data = record.get("data") or {}
+    errors: list[str] = []
+    if record.get("error"):
+        errors.append(_error_text(record["error"]))
+    params = _files(data.get("params") or {}, errors)
+    metrics = _files(data.get("metrics") or {}, errors)
+    return ExperimentRecord(
+        name=name,
+        rev=str(record.get("rev") or data.get("rev") or ""),
+        params=params,
+        metrics=metrics,
+        errors=tuple(errors),
+    )
+
+
+def _files(files: dict[str, Any], errors: list[str]) -> dict[str, dict[str, Any]]:
+    parsed: dict[str, dict[str, Any]] = {}
+    for path, entry in files.items():
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("error"):
+            errors.append(f"{path}: {_error_text(entry['error'])}")
+            continue
+        content = entry.get("data")
+        if isinstance(content, dict):
+            parsed[path] = content
+    return parsed
+
+
+def _error_text(error: Any) -> str:
+    if isinstance(error, dict):
+        return str(error.get("msg") or error.get("type") or error)
+    return str(error)
