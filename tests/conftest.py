@@ -77,11 +77,12 @@ def demo_repo(tmp_path: Path) -> Path:
 # writes `score` to metrics.json.
 TINY_STEP = textwrap.dedent(
     """\
-    import json, sys, time
+    import json, os, sys, time
     from pathlib import Path
     from ruamel.yaml import YAML
 
     params = YAML(typ="safe").load(Path("params.yaml"))["step"]
+    print("step pid:", os.getpid(), flush=True)
     print("step params:", json.dumps(params), flush=True)
     time.sleep(params["sleep"])
     if params["fail"]:

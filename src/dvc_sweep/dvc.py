@@ -118,8 +118,15 @@ def head_commit(repo: Path) -> str:
 
 def uncommitted_files(repo: Path) -> list[str]:
     """Return the tracked files whose working-tree or index state differs from HEAD."""
-    output = git(repo, "status", "--porcelain=v1", "--untracked-files=no", "-z")
-    return [entry[3:] for entry in output.split("\0") if len(entry) > 3]
+    completed = subprocess.run(
+        ["git", "status", "--porcelain=v1", "--untracked-files=no", "-z"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # Each entry is "XY PATH": two status letters, a space and the path, unstripped.
+    return [entry[3:] for entry in completed.stdout.split("\0") if len(entry) > 3]
 
 
 def experiment_ref_prefix(baseline: str) -> str:

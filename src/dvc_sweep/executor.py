@@ -295,6 +295,10 @@ class Executor:
                 False,
             )
 
+        if reply.get("status") != "success" and self._stop.is_set():
+            # Stopping kills workers and removes their clones, which can make a running
+            # experiment fail for reasons of its own: such a point counts as not run.
+            return None, False
         if reply.get("status") == "success":
             rev = str(reply["rev"])
             self._fetch(worker.clone, str(reply["ref"]))
