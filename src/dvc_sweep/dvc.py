@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dvc_sweep.errors import EnvironmentProblem
+from dvc_sweep.errors import EnvironmentProblemError
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def git(repo: Path, *args: str, check: bool = True) -> str:
         check=False,
     )
     if check and completed.returncode != 0:
-        raise EnvironmentProblem(
+        raise EnvironmentProblemError(
             f"git {' '.join(args)} failed in {repo} (exit {completed.returncode}): "
             f"{completed.stderr.strip()}"
         )
@@ -68,11 +68,11 @@ def git(repo: Path, *args: str, check: bool = True) -> str:
 def find_repo_root(start: Path) -> Path:
     """Return the root of the git and DVC repository containing `start`.
 
-    Raises EnvironmentProblem with the fix when git or DVC is missing, when `start` is not
+    Raises EnvironmentProblemError with the fix when git or DVC is missing, when `start` is not
     inside a git repository with at least one commit, or when it has no `.dvc` directory.
     """
     if shutil.which("git") is None:
-        raise EnvironmentProblem("git was not found on PATH", hint="install git and try again")
+        raise EnvironmentProblemError("git was not found on PATH", hint="install git and try again")
     completed = subprocess.run(
         ["git", "rev-parse", "--show-toplevel"],
         cwd=start,
@@ -81,13 +81,13 @@ def find_repo_root(start: Path) -> Path:
         check=False,
     )
     if completed.returncode != 0:
-        raise EnvironmentProblem(
+        raise EnvironmentProblemError(
             f"{start} is not inside a git repository",
             hint="run dvc-sweep from a git repository initialised with `git init` and `dvc init`",
         )
     root = Path(completed.stdout.strip())
     if not (root / ".dvc").is_dir():
-        raise EnvironmentProblem(
+        raise EnvironmentProblemError(
             f"{root} is not a DVC repository (no .dvc directory)",
             hint="run `dvc init` and commit the result",
         )
@@ -99,12 +99,12 @@ def find_repo_root(start: Path) -> Path:
         check=False,
     )
     if head.returncode != 0:
-        raise EnvironmentProblem(
+        raise EnvironmentProblemError(
             f"the git repository at {root} has no commit yet",
             hint="DVC experiments are based on a commit: commit the project first",
         )
     if shutil.which("dvc") is None:
-        raise EnvironmentProblem(
+        raise EnvironmentProblemError(
             "the dvc command was not found on PATH",
             hint="install DVC in this environment, for example `pip install dvc`",
         )
@@ -168,7 +168,7 @@ def exp_show(repo: Path, baseline: str) -> ExpShow:
         env=dvc_environment(),
     )
     if completed.returncode != 0:
-        raise EnvironmentProblem(
+        raise EnvironmentProblemError(
             f"`dvc exp show --json --rev {baseline[:7]}` failed (exit {completed.returncode}): "
             f"{completed.stderr.strip()[-2000:]}",
             hint="run the same command in the repository to see DVC's full error",
@@ -176,7 +176,7 @@ def exp_show(repo: Path, baseline: str) -> ExpShow:
     try:
         data = json.loads(completed.stdout)
     except json.JSONDecodeError as error:
-        raise EnvironmentProblem(
+        raise EnvironmentProblemError(
             f"`dvc exp show --json` printed output that is not JSON: {error}",
         ) from error
     return parse_exp_show(data, baseline)
@@ -190,7 +190,7 @@ def parse_exp_show(data: Any, baseline: str) -> ExpShow:
     A params or metrics file that DVC could not read has `error` instead of `data`.
     """
     if not isinstance(data, list):
-        raise EnvironmentProblem("`dvc exp show --json` did not print a list of records")
+        raise EnvironmentProblemError("`dvc exp show --json` did not print a list of records")
     for record in data:
         if not isinstance(record, dict) or record.get("rev") != baseline:
             continue
@@ -203,7 +203,7 @@ def parse_exp_show(data: Any, baseline: str) -> ExpShow:
                     continue
                 experiments[str(name)] = _record(rev, name=str(name))
         return ExpShow(baseline=baseline_record, experiments=experiments)
-    raise EnvironmentProblem(
+    raise EnvironmentProblemError(
         f"`dvc exp show --json` has no record for the baseline commit {baseline[:7]}",
     )
 

@@ -77,7 +77,7 @@ class SpecError(SweepError):
         return text
 
 
-class SpecErrors(SweepError):
+class SpecErrorGroup(SweepError):  # noqa: N818  # a group of SpecError, not an error kind
     """Several spec problems found in one pass, reported together."""
 
     exit_code = ExitCode.INVALID_INPUT
@@ -87,7 +87,7 @@ class SpecErrors(SweepError):
         self.errors = errors
 
 
-class EnvironmentProblem(SweepError):
+class EnvironmentProblemError(SweepError):
     """The environment cannot run a sweep: not a git or DVC repository, no commit, no DVC."""
 
     exit_code = ExitCode.ENVIRONMENT

@@ -17,7 +17,7 @@ The spec grammar follows W&B Sweeps, with keys that address DVC params::
 
 The spec and the params files are read with ruamel.yaml's round-trip loader, which follows
 YAML 1.2 as DVC does: ``1e-3`` is a float, ``on`` and ``no`` stay strings and ``010`` is
-the integer 10. Every problem found is collected and raised at once as `SpecErrors`, each
+the integer 10. Every problem found is collected and raised at once as `SpecErrorGroup`, each
 with the ``file:line:column`` where it is.
 """
 
@@ -38,7 +38,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from dvc_sweep.errors import SpecError, SpecErrors
+from dvc_sweep.errors import SpecError, SpecErrorGroup
 
 DEFAULT_PARAMS_FILE = "params.yaml"
 DEFAULT_NAME = "sweep"
@@ -478,7 +478,7 @@ def load_spec(
     `text` replaces the contents of `path` (for specs passed inline or in a comment), and
     `source` names the spec in messages (default: `path` as given). `max_experiments_cap`
     is an upper limit set by the caller, such as the GitHub Action: the smaller of it and
-    the spec's max_experiments applies. Raise `SpecErrors` with every problem found.
+    the spec's max_experiments applies. Raise `SpecErrorGroup` with every problem found.
     """
     label = source if source is not None else str(path)
     reader = _Reader(label, repo_root)
@@ -491,10 +491,10 @@ def load_spec(
                 None,
                 hint="create it (see the README for the grammar) or pass the spec path",
             )
-            raise SpecErrors(reader.errors) from None
+            raise SpecErrorGroup(reader.errors) from None
         except (OSError, UnicodeDecodeError) as exc:
             reader.error(f"cannot read the sweep spec: {exc}", None)
-            raise SpecErrors(reader.errors) from None
+            raise SpecErrorGroup(reader.errors) from None
 
     try:
         document = YAML(typ="rt").load(text)
@@ -502,10 +502,10 @@ def load_spec(
         mark = exc.problem_mark or exc.context_mark
         position = (mark.line + 1, mark.column + 1) if mark else None
         reader.error(f"invalid YAML: {exc.problem or exc}", position)
-        raise SpecErrors(reader.errors) from None
+        raise SpecErrorGroup(reader.errors) from None
     except YAMLError as exc:
         reader.error(f"invalid YAML: {exc}", None)
-        raise SpecErrors(reader.errors) from None
+        raise SpecErrorGroup(reader.errors) from None
 
     if not isinstance(document, CommentedMap):
         reader.error(
@@ -513,11 +513,11 @@ def load_spec(
             (1, 1),
             hint="see the README for an example spec",
         )
-        raise SpecErrors(reader.errors)
+        raise SpecErrorGroup(reader.errors)
 
     spec = _read_spec(reader, document, max_experiments_cap)
     if reader.errors or spec is None:
-        raise SpecErrors(reader.errors)
+        raise SpecErrorGroup(reader.errors)
     return spec
 
 

@@ -11,7 +11,6 @@ from tabulate import tabulate
 
 from dvc_sweep.commands._common import ArgumentParser, add_verbosity, locate_root, run_command
 from dvc_sweep.plan import plan_points
-from dvc_sweep.report import escape_cell
 from dvc_sweep.spec import load_spec
 
 
@@ -59,16 +58,18 @@ def _plan(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         return 0
 
+    # Values are shown as JSON, so that the string "1" and the number 1 look different;
+    # json.dumps also escapes control characters that could disturb a terminal.
     keys = [parameter.key.display for parameter in spec.parameters]
     rows = [
-        [str(point.index), escape_cell(point.name)]
-        + [escape_cell(json.dumps(point.params.get(key), ensure_ascii=False)) for key in keys]
+        [str(point.index), point.name]
+        + [json.dumps(point.params.get(key), ensure_ascii=False) for key in keys]
         for point in points
     ]
     table = tabulate(
         rows,
-        headers=["#", "experiment", *(escape_cell(key) for key in keys)],
-        tablefmt="github",
+        headers=["#", "experiment", *keys],
+        tablefmt="simple",
         disable_numparse=True,
     )
     sys.stdout.write(f"{spec.method} sweep {spec.name!r}: {len(points)} points\n\n{table}\n")
