@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dvc_sweep.errors import ExitCode, SpecError, SpecErrors
+from dvc_sweep.errors import ExitCode, SpecError, SpecErrorGroup
 from dvc_sweep.spec import (
     DEFAULT_GRID_MAX_EXPERIMENTS,
     ParamKey,
@@ -48,7 +48,7 @@ def load(repo: Path, text: str, **kwargs: object) -> SweepSpec:
 
 
 def errors_of(repo: Path, text: str, **kwargs: object) -> list[SpecError]:
-    with pytest.raises(SpecErrors) as caught:
+    with pytest.raises(SpecErrorGroup) as caught:
         load(repo, text, **kwargs)
     return caught.value.errors
 
@@ -344,7 +344,7 @@ def test_load_spec_error_min_greater_than_max(repo: Path) -> None:
 
 
 def test_load_spec_error_is_exit_code_2(repo: Path) -> None:
-    with pytest.raises(SpecErrors) as caught:
+    with pytest.raises(SpecErrorGroup) as caught:
         load(repo, "parameters: 5\n")
     assert caught.value.exit_code == ExitCode.INVALID_INPUT
 
@@ -511,7 +511,7 @@ def test_load_spec_error_duplicate_yaml_key(repo: Path) -> None:
 
 
 def test_load_spec_error_spec_missing(tmp_path: Path) -> None:
-    with pytest.raises(SpecErrors) as caught:
+    with pytest.raises(SpecErrorGroup) as caught:
         load_spec(tmp_path / "sweep.yaml", repo_root=tmp_path)
     assert "sweep spec not found" in str(caught.value)
 
