@@ -52,6 +52,16 @@ def init_repo(path: Path) -> Path:
     return path
 
 
+def init_repo_at(top: Path, project: Path) -> Path:
+    """Configure the git repository at `top` and commit everything; return `project`."""
+    git(top, "config", "user.name", "dvc-sweep tests")
+    git(top, "config", "user.email", "tests@dvc-sweep.invalid")
+    git(top, "config", "commit.gpgsign", "false")
+    git(top, "add", "--all")
+    git(top, "commit", "--quiet", "--message", "Initial commit")
+    return project
+
+
 def copy_demo(destination: Path) -> Path:
     """Copy the demo DVC project at the repository root into `destination`."""
     destination.mkdir(parents=True, exist_ok=True)
@@ -94,8 +104,12 @@ TINY_STEP = textwrap.dedent(
 )
 
 
-def make_tiny_repo(path: Path, *, commit_metrics: bool = True) -> Path:
-    """Build and commit the tiny pipeline described at TINY_STEP."""
+def make_tiny_repo(path: Path, *, commit_metrics: bool = True, subdir: bool = False) -> Path:
+    """Build and commit the tiny pipeline described at TINY_STEP.
+
+    With `subdir`, `path` is below an existing git work tree and becomes a DVC project
+    made with `dvc init --subdir`.
+    """
     path.mkdir(parents=True, exist_ok=True)
     (path / "step.py").write_text(TINY_STEP)
     (path / "params.yaml").write_text("step:\n  x: 1\n  y: 2\n  sleep: 0\n  fail: 0\n  tag: base\n")
@@ -113,11 +127,16 @@ def make_tiny_repo(path: Path, *, commit_metrics: bool = True) -> Path:
             """
         )
     )
-    subprocess.run(["git", "init", "--quiet", "--initial-branch=main"], cwd=path, check=True)
-    subprocess.run(["dvc", "init", "--quiet"], cwd=path, check=True)
+    if not subdir:
+        subprocess.run(["git", "init", "--quiet", "--initial-branch=main"], cwd=path, check=True)
+    init = ["dvc", "init", "--quiet", *(["--subdir"] if subdir else [])]
+    subprocess.run(init, cwd=path, check=True)
     subprocess.run(["dvc", "config", "core.analytics", "false"], cwd=path, check=True)
     if commit_metrics:
         subprocess.run(["dvc", "repro", "--quiet"], cwd=path, check=True)
+    if subdir:
+        top = Path(git(path, "rev-parse", "--show-toplevel"))
+        return init_repo_at(top, path)
     return init_repo(path)
 
 

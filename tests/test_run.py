@@ -264,10 +264,27 @@ def test_run_git_repository_without_dvc(tmp_path: Path) -> None:
     git(tmp_path, "init", "--quiet")
     completed = run_cli(tmp_path, "run")
     assert completed.returncode == 3
-    assert "is not a DVC repository" in completed.stderr
+    assert "is not inside a DVC repository" in completed.stderr
 
 
 def test_run_rejects_zero_jobs(tiny_repo: Path) -> None:
     completed = run_cli(tiny_repo, "run", "--jobs", "0")
     assert completed.returncode == 2
     assert "--jobs must be at least 1" in completed.stderr
+
+
+def test_run_dvc_project_in_subdirectory(tmp_path: Path) -> None:
+    root = tmp_path / "monorepo"
+    project = root / "ml" / "project"
+    project.mkdir(parents=True)
+    (root / "README.md").write_text("other code lives here\n")
+    git(root, "init", "--quiet", "--initial-branch=main")
+    make_tiny_repo(project, subdir=True)
+    write_spec(project, "name: sub\nparameters:\n  step.x: [3, 4]\n")
+    completed = run_cli(project, "run", "--jobs", "2")
+    assert completed.returncode == 0, completed.stderr
+    scores = [
+        point["metrics"]["metrics.json"]["score"] for point in read_results(project)["points"]
+    ]
+    assert scores == [32, 42]
+    assert len([ref for ref in exp_refs(root) if ref.endswith(("/sub-1", "/sub-2"))]) == 2

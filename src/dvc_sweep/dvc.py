@@ -66,10 +66,13 @@ def git(repo: Path, *args: str, check: bool = True) -> str:
 
 
 def find_repo_root(start: Path) -> Path:
-    """Return the root of the git and DVC repository containing `start`.
+    """Return the root of the DVC repository containing `start`.
 
-    Raises EnvironmentProblemError with the fix when git or DVC is missing, when `start` is not
-    inside a git repository with at least one commit, or when it has no `.dvc` directory.
+    That is the nearest directory at or above `start`, inside the git work tree, that holds
+    a `.dvc` directory, so a DVC project in a subdirectory of a git repository (`dvc init
+    --subdir`) works too. Raises EnvironmentProblemError with the fix when git or DVC is
+    missing, when `start` is not inside a git repository with at least one commit, or when
+    no `.dvc` directory is found.
     """
     if shutil.which("git") is None:
         raise EnvironmentProblemError("git was not found on PATH", hint="install git and try again")
@@ -85,11 +88,12 @@ def find_repo_root(start: Path) -> Path:
             f"{start} is not inside a git repository",
             hint="run dvc-sweep from a git repository initialised with `git init` and `dvc init`",
         )
-    root = Path(completed.stdout.strip())
-    if not (root / ".dvc").is_dir():
+    git_root = Path(completed.stdout.strip()).resolve()
+    root = _nearest_dvc_root(start.resolve(), git_root)
+    if root is None:
         raise EnvironmentProblemError(
-            f"{root} is not a DVC repository (no .dvc directory)",
-            hint="run `dvc init` and commit the result",
+            f"{start} is not inside a DVC repository (no .dvc directory up to {git_root})",
+            hint="run `dvc init` (or `dvc init --subdir` below the git root) and commit the result",
         )
     head = subprocess.run(
         ["git", "rev-parse", "--verify", "--quiet", "HEAD^{commit}"],
@@ -100,7 +104,7 @@ def find_repo_root(start: Path) -> Path:
     )
     if head.returncode != 0:
         raise EnvironmentProblemError(
-            f"the git repository at {root} has no commit yet",
+            f"the git repository at {git_root} has no commit yet",
             hint="DVC experiments are based on a commit: commit the project first",
         )
     if shutil.which("dvc") is None:
@@ -109,6 +113,22 @@ def find_repo_root(start: Path) -> Path:
             hint="install DVC in this environment, for example `pip install dvc`",
         )
     return root
+
+
+def _nearest_dvc_root(start: Path, git_root: Path) -> Path | None:
+    for directory in (start, *start.parents):
+        if (directory / ".dvc").is_dir():
+            return directory
+        if directory == git_root:
+            return None
+    return None
+
+
+def git_location(repo: Path) -> tuple[Path, str]:
+    """Return the git work-tree root of `repo` and the path of `repo` below it."""
+    root = git(repo, "rev-parse", "--show-toplevel")
+    prefix = git(repo, "rev-parse", "--show-prefix")
+    return Path(root), prefix
 
 
 def head_commit(repo: Path) -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from dvc_sweep.dvc import dvc_environment, git
+from dvc_sweep.dvc import dvc_environment, git, git_location
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +213,11 @@ class Executor:
             outcomes.append(outcome)
         return outcomes
 
+    def abort(self) -> None:
+        """Stop the workers without running the queued tasks, and remove their clones."""
+        self._stop.set()
+        self.finish()
+
     def _serve(self, slot: int) -> None:
         worker: _Worker | None = None
         start_error: str | None = None
@@ -345,6 +350,7 @@ class Executor:
             self._generation += 1
             clone = self._work_dir / f"worker-{slot}-{self._generation}"
         try:
+            git_root, subdir = git_location(self.repo)
             git(
                 self.repo,
                 "clone",
@@ -352,13 +358,13 @@ class Executor:
                 "--shared",
                 "--no-checkout",
                 "--",
-                str(self.repo),
+                str(git_root),
                 str(clone),
             )
             git(clone, "checkout", "--quiet", "--detach", self.baseline)
             local_config = self.repo / ".dvc" / "config.local"
             if local_config.is_file():
-                shutil.copy2(local_config, clone / ".dvc" / "config.local")
+                shutil.copy2(local_config, clone / subdir / ".dvc" / "config.local")
         except Exception as error:
             raise WorkerStartError(f"could not clone the repository: {error}") from error
 
@@ -377,7 +383,7 @@ class Executor:
                     "--reply-fd",
                     str(write_fd),
                 ],
-                cwd=clone,
+                cwd=clone / subdir,
                 stdin=subprocess.PIPE,
                 stdout=stderr,
                 stderr=stderr,

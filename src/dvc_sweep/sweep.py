@@ -81,10 +81,16 @@ def run_sweep(
         # Nothing can be reused, so the workers clone and import DVC while
         # `dvc exp show` reads the baseline.
         executor.start()
-    shown_before = dvc.exp_show(repo_root, baseline_sha)
-    baseline_needs_run = not shown_before.baseline.metrics
-
-    plan = _assign(spec, points, shown_before, existing_refs, baseline_needs_run=baseline_needs_run)
+    try:
+        shown_before = dvc.exp_show(repo_root, baseline_sha)
+        baseline_needs_run = not shown_before.baseline.metrics
+        plan = _assign(
+            spec, points, shown_before, existing_refs, baseline_needs_run=baseline_needs_run
+        )
+    except BaseException:
+        if executor.started:
+            executor.abort()
+        raise
     total = len(plan.points) + (1 if baseline_needs_run else 0)
     done = sum(1 for point in plan.points if point.reused)
     if baseline_needs_run and plan.baseline_task is None:
