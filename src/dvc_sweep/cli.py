@@ -14,10 +14,11 @@ COMMANDS = {
     "plan": "List the points a sweep spec would run, without running anything.",
     "run": "Run every point of a sweep spec as a DVC experiment and report the results.",
     "report": "Render the report of a results file again, as markdown or JSON.",
+    "merge": "Combine the results files of the shards of one sweep, run on several machines.",
     "github": "Run a sweep inside a GitHub Actions job and keep one PR comment up to date.",
 }
 
-USAGE = "dvc-sweep [--version] {plan,run,report,github} ..."
+USAGE = "dvc-sweep [--version] {plan,run,report,merge,github} ..."
 
 
 def configure_logging(verbosity: int) -> None:

@@ -262,3 +262,32 @@ def _error_text(error: Any) -> str:
     if isinstance(error, dict):
         return str(error.get("msg") or error.get("type") or error)
     return str(error)
+
+
+def bundle_experiments(repo: Path, baseline: str, names: list[str], path: Path) -> int:
+    """Write the experiment refs `names` of `baseline` into the git bundle `path`.
+
+    The bundle holds only the experiment commits, not the baseline's history, so the
+    repository that fetches it must have the baseline commit. Returns the number of refs.
+    """
+    prefix = experiment_ref_prefix(baseline)
+    existing = experiment_refs(repo, baseline)
+    refs = [prefix + name for name in names if name in existing]
+    if not refs:
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    git(repo, "bundle", "create", "--quiet", str(path.resolve()), *refs, f"^{baseline}")
+    return len(refs)
+
+
+def fetch_bundle(repo: Path, path: Path) -> None:
+    """Fetch every experiment ref of the git bundle `path` into `repo`."""
+    git(repo, "bundle", "verify", "--quiet", str(path.resolve()))
+    git(
+        repo,
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        str(path.resolve()),
+        f"+{EXPS_REF_PREFIX}*:{EXPS_REF_PREFIX}*",
+    )

@@ -63,6 +63,14 @@ class Baseline:
 
 
 @dataclass
+class Shard:
+    """Which share of a sweep's points one run took: shard `index` of `count`, from 1."""
+
+    index: int
+    count: int
+
+
+@dataclass
 class SweepResults:
     """Everything a sweep produced: the spec, the baseline and one result per point."""
 
@@ -77,6 +85,7 @@ class SweepResults:
     interrupted: bool = False
     tool_version: str = __version__
     dvc_version: str | None = None
+    shard: Shard | None = None
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -375,7 +384,24 @@ class _Checker:
             ),
             tool_version=self._str(data, "tool_version", "", nullable=True) or "unknown",
             dvc_version=self._str(data, "dvc_version", "", nullable=True),
+            shard=self.shard(data.get("shard")),
         )
+
+    def shard(self, data: Any) -> Shard | None:
+        if data is None:
+            return None
+        valid = (
+            isinstance(data, dict)
+            and isinstance(data.get("index"), int)
+            and isinstance(data.get("count"), int)
+            and 1 <= data["index"] <= data["count"]
+        )
+        if not valid:
+            self.problems.append(
+                f"shard: expected an object {{index, count}} with 1 <= index <= count, got {data!r}"
+            )
+            return None
+        return Shard(index=data["index"], count=data["count"])
 
 
 # --- metrics -------------------------------------------------------------------------------
@@ -414,3 +440,74 @@ def flatten_metrics(
             name = f"{file}:{key}" if seen[key] > 1 or key in qualified else key
             result[name] = value
     return result
+
+
+# --- merging shards ------------------------------------------------------------------------
+
+_STATUS_PREFERENCE = {"success": 3, "failed": 2, "timeout": 2, "not_run": 0}
+
+
+def merge_results(parts: list[tuple[str, SweepResults]]) -> SweepResults:
+    """Combine the results files of the shards of one sweep into one.
+
+    `parts` pairs each results file's name (for messages) with its content. All parts must
+    come from the same spec and baseline commit. A point present in several parts keeps
+    its best outcome (success over failed over not run). Raises ResultsFileError when the
+    parts do not belong together or a shard is missing.
+    """
+    if not parts:
+        raise ResultsFileError("no results files to merge")
+    first_name, first = parts[0]
+    for name, part in parts[1:]:
+        if part.spec != first.spec:
+            raise ResultsFileError(
+                f"{name} comes from another sweep spec than {first_name}",
+                hint="merge only the results of the shards of one sweep",
+            )
+        if part.baseline.commit != first.baseline.commit:
+            raise ResultsFileError(
+                f"{name} ran on commit {part.baseline.commit[:7]}, but {first_name} ran on "
+                f"{first.baseline.commit[:7]}",
+                hint="run every shard on the same commit, then merge",
+            )
+
+    counts = {part.shard.count for _, part in parts if part.shard is not None}
+    if len(counts) > 1:
+        raise ResultsFileError(
+            f"the results files split the sweep in different ways ({sorted(counts)} shards)",
+            hint="merge the shards of one run of the matrix",
+        )
+    if counts:
+        count = counts.pop()
+        present = {part.shard.index for _, part in parts if part.shard is not None}
+        missing = sorted(set(range(1, count + 1)) - present)
+        if missing:
+            raise ResultsFileError(
+                f"shard {', '.join(str(index) for index in missing)} of {count} is missing",
+                hint="pass the results file of every shard, or rerun the missing shards",
+            )
+
+    points: dict[int, PointResult] = {}
+    for _, part in parts:
+        for point in part.points:
+            kept = points.get(point.index)
+            rank = _STATUS_PREFERENCE.get(point.status, 0)
+            if kept is None or rank > _STATUS_PREFERENCE.get(kept.status, 0):
+                points[point.index] = point
+
+    baselines = [part.baseline for _, part in parts if part.baseline.metrics]
+    baseline = baselines[0] if baselines else first.baseline
+    walls = [part.wall_time for _, part in parts if part.wall_time is not None]
+    finished = [part.finished_at for _, part in parts if part.finished_at]
+    return SweepResults(
+        schema_version=SCHEMA_VERSION,
+        spec=first.spec,
+        baseline=baseline,
+        points=[points[index] for index in sorted(points)],
+        started_at=min(part.started_at for _, part in parts),
+        finished_at=max(finished) if finished else None,
+        wall_time=max(walls) if walls else None,
+        jobs=sum(part.jobs for _, part in parts),
+        interrupted=any(part.interrupted for _, part in parts),
+        dvc_version=first.dvc_version,
+    )

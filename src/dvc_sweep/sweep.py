@@ -16,7 +16,7 @@ from typing import Any
 from dvc_sweep import dvc
 from dvc_sweep.executor import Executor, Outcome, Task
 from dvc_sweep.plan import Point, plan_points
-from dvc_sweep.results import SCHEMA_VERSION, Baseline, PointResult, SweepResults
+from dvc_sweep.results import SCHEMA_VERSION, Baseline, PointResult, Shard, SweepResults
 from dvc_sweep.spec import SweepSpec
 
 logger = logging.getLogger(__name__)
@@ -45,11 +45,14 @@ def run_sweep(
     jobs: int | None = None,
     log_dir: Path | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    shard: Shard | None = None,
 ) -> SweepResults:
     """Run every point of `spec` as a DVC experiment of HEAD and return the results.
 
     Experiments that already exist for the same baseline commit with the same params are
-    reused. KeyboardInterrupt stops the run: finished experiments are kept, the others
+    reused. With `shard`, only every `shard.count`-th point, starting at `shard.index`, is
+    run, and only shard 1 runs the baseline when it needs running; `merge_results`
+    combines the shards. KeyboardInterrupt stops the run: finished experiments are kept, the others
     are `not_run`, and the returned results have `interrupted` set.
     """
     started_at = datetime.datetime.now(datetime.timezone.utc)
@@ -69,6 +72,8 @@ def run_sweep(
         )
 
     points = plan_points(spec)
+    if shard is not None:
+        points = [point for point in points if (point.index - 1) % shard.count == shard.index - 1]
     executor = Executor(
         repo_root,
         baseline_sha,
@@ -83,7 +88,9 @@ def run_sweep(
         executor.start()
     try:
         shown_before = dvc.exp_show(repo_root, baseline_sha)
-        baseline_needs_run = not shown_before.baseline.metrics
+        baseline_needs_run = not shown_before.baseline.metrics and (
+            shard is None or shard.index == 1
+        )
         plan = _assign(
             spec, points, shown_before, existing_refs, baseline_needs_run=baseline_needs_run
         )
@@ -145,6 +152,7 @@ def run_sweep(
         jobs=jobs,
         interrupted=interrupted,
         dvc_version=dvc.dvc_version(),
+        shard=shard,
     )
 
 

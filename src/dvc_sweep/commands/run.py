@@ -10,10 +10,10 @@ from pathlib import Path
 from types import FrameType
 
 from dvc_sweep.commands._common import ArgumentParser, add_verbosity, run_command
-from dvc_sweep.dvc import find_repo_root
+from dvc_sweep.dvc import bundle_experiments, find_repo_root
 from dvc_sweep.errors import ExitCode, UsageError
 from dvc_sweep.report import render_markdown
-from dvc_sweep.results import DEFAULT_RESULTS_FILE, SweepResults, write_results
+from dvc_sweep.results import DEFAULT_RESULTS_FILE, Shard, SweepResults, write_results
 from dvc_sweep.spec import load_spec
 from dvc_sweep.sweep import run_sweep
 
@@ -64,8 +64,33 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="where to keep one log per experiment (default: .dvc/tmp/dvc-sweep/logs/NAME)",
     )
+    parser.add_argument(
+        "--shard",
+        type=parse_shard,
+        default=None,
+        metavar="K/N",
+        help="run only shard K of N: every N-th point, starting at point K, for one job of "
+        "a CI matrix; `dvc-sweep merge` combines the shards' results files",
+    )
+    parser.add_argument(
+        "--bundle",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write this run's experiments to a git bundle, which `dvc-sweep merge "
+        "--bundle` fetches into another clone",
+    )
     add_verbosity(parser)
     return parser
+
+
+def parse_shard(text: str) -> Shard:
+    """Parse `K/N` into a Shard, for argparse."""
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit()) or not 1 <= int(index) <= int(count):
+        message = f"invalid shard {text!r}: write K/N with 1 <= K <= N, for example 2/4"
+        raise argparse.ArgumentTypeError(message)
+    return Shard(index=int(index), count=int(count))
 
 
 def exit_code_for(results: SweepResults) -> ExitCode:
@@ -90,11 +115,22 @@ def _run(args: argparse.Namespace) -> int:
     # SIGTERM (a cancelled CI job) stops the sweep the same way as Ctrl-C does.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        results = run_sweep(spec, repo_root=repo_root, jobs=args.jobs, log_dir=args.log_dir)
+        results = run_sweep(
+            spec, repo_root=repo_root, jobs=args.jobs, log_dir=args.log_dir, shard=args.shard
+        )
     finally:
         signal.signal(signal.SIGTERM, previous)
 
     write_results(results, args.results)
+    if args.bundle is not None:
+        names = [point.name for point in results.points if point.status == "success"]
+        if results.baseline.name:
+            names.append(results.baseline.name)
+        count = bundle_experiments(repo_root, results.baseline.commit, names, args.bundle)
+        if count:
+            logger.info("wrote %d experiments to the bundle %s", count, args.bundle)
+        else:
+            logger.warning("no finished experiments, so no bundle was written to %s", args.bundle)
     report = render_markdown(results)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(report, encoding="utf-8")
