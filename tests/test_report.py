@@ -193,7 +193,7 @@ def experiment_order(text: str) -> list[str]:
 
 def test_report_golden_grid() -> None:
     text = render_markdown(
-        grid_results(), chart=True, run_url="https://github.com/acme/rf/actions/runs/42"
+        grid_results(), chart=True, run_url="http://127.0.0.1:8080/acme/rf/actions/runs/42"
     )
     assert_golden("report_grid.md", text)
 
@@ -394,13 +394,13 @@ def test_report_reproduce_says_baseline_not_beaten() -> None:
 
 
 def test_report_run_url_linked() -> None:
-    text = render_markdown(grid_results(), run_url="https://github.com/a/b/actions/runs/7")
-    assert "[workflow run](https://github.com/a/b/actions/runs/7)" in text
+    text = render_markdown(grid_results(), run_url="http://127.0.0.1:8080/a/b/actions/runs/7")
+    assert "[workflow run](http://127.0.0.1:8080/a/b/actions/runs/7)" in text
 
 
 def test_report_run_url_encoded() -> None:
-    text = render_markdown(grid_results(), run_url="https://x.test/a b)<c>")
-    assert "[workflow run](https://x.test/a%20b%29%3Cc%3E)" in text
+    text = render_markdown(grid_results(), run_url="http://127.0.0.1:8080/a b)<c>")
+    assert "[workflow run](http://127.0.0.1:8080/a%20b%29%3Cc%3E)" in text
 
 
 def test_report_run_url_other_scheme_dropped() -> None:
@@ -417,7 +417,7 @@ UNTRUSTED = {
     "backtick": "`code` and ``` fence",
     "mention": "@octocat and @org/team",
     "emphasis": "*bold* _it_ ~~strike~~",
-    "link": "[click](https://evil.test) ![img](x)",
+    "link": "[click](http://127.0.0.1:9/evil) ![img](x)",
     "math": "$x^2$",
 }
 
@@ -610,12 +610,12 @@ def test_report_max_chars_fits(limit: int) -> None:
 
 def test_report_max_chars_says_what_is_left_out() -> None:
     text = render_markdown(
-        many_results(2_000, failed_every=10), max_chars=20_000, run_url="https://x.test/run/1"
+        many_results(2_000, failed_every=10), max_chars=20_000, run_url="http://127.0.0.1:8080/run/1"
     )
     note = next(line for line in text.splitlines() if "shortened to fit 20,000" in line)
     assert re.search(r"\d+ table rows", note)
     assert "the log tails" in note
-    assert "job summary and the artifacts of [the workflow run](https://x.test/run/1)" in note
+    assert "job summary and the artifacts of [the workflow run](http://127.0.0.1:8080/run/1)" in note
 
 
 def test_report_max_chars_trims_logs_first() -> None:
