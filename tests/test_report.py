@@ -610,12 +610,16 @@ def test_report_max_chars_fits(limit: int) -> None:
 
 def test_report_max_chars_says_what_is_left_out() -> None:
     text = render_markdown(
-        many_results(2_000, failed_every=10), max_chars=20_000, run_url="http://127.0.0.1:8080/run/1"
+        many_results(2_000, failed_every=10),
+        max_chars=20_000,
+        run_url="http://127.0.0.1:8080/run/1",
     )
     note = next(line for line in text.splitlines() if "shortened to fit 20,000" in line)
     assert re.search(r"\d+ table rows", note)
     assert "the log tails" in note
-    assert "job summary and the artifacts of [the workflow run](http://127.0.0.1:8080/run/1)" in note
+    assert (
+        "job summary and the artifacts of [the workflow run](http://127.0.0.1:8080/run/1)" in note
+    )
 
 
 def test_report_max_chars_trims_logs_first() -> None:

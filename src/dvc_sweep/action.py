@@ -1,0 +1,1210 @@
+"""The GitHub Actions entry point: run a sweep for the event and keep one PR comment current.
+
+The composite action in ``action/action.yml`` passes its inputs as ``INPUT_*`` environment
+variables and runs ``dvc-sweep github``, which calls `run_action` with the environment the
+runner sets (``GITHUB_EVENT_NAME``, ``GITHUB_EVENT_PATH``, ``GITHUB_STEP_SUMMARY`` ...).
+
+What each event does:
+
+- ``pull_request``: sweep the checked-out head, comment on the pull request of the payload.
+- ``issue_comment``: a comment that starts with ``/sweep`` on a pull request, by an owner,
+  member or collaborator, runs the sweep (a fenced YAML block in the comment replaces the
+  spec file). Anyone else gets a reply and nothing runs.
+- ``workflow_dispatch``, ``push`` and the rest: sweep, write the job summary, and comment
+  only when the ``pr-number`` input names a pull request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any, Literal
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from dvc_sweep.dvc import find_repo_root, head_commit
+from dvc_sweep.errors import (
+    EnvironmentProblemError,
+    ExitCode,
+    SpecError,
+    SpecErrorGroup,
+    SweepError,
+    UsageError,
+)
+from dvc_sweep.github import (
+    COMMENT_MAX_CHARS,
+    GITHUB_ACTIONS_BOT_LOGIN,
+    CommentUpserter,
+    GitHubAPIError,
+    GitHubClient,
+    IntegrationAccessError,
+    RetryPolicy,
+    comment_marker,
+)
+from dvc_sweep.plan import plan_points
+from dvc_sweep.report import best_point, escape_markdown, fenced_block, render_markdown
+from dvc_sweep.results import SweepResults, flatten_file_metrics, read_results, write_results
+from dvc_sweep.spec import DEFAULT_NAME, SweepSpec, load_spec
+from dvc_sweep.sweep import Progress, run_sweep
+
+logger = logging.getLogger(__name__)
+
+#: GitHub truncates a step summary larger than 1 MiB, measured in bytes of UTF-8.
+STEP_SUMMARY_MAX_BYTES = 1024 * 1024
+
+#: Room left in a comment for the marker and the footer around the report.
+COMMENT_RESERVED_CHARS = 2_000
+
+#: Length of the body sent after GitHub rejected the full one as too long.
+SHORT_COMMENT_CHARS = 8_000
+
+#: ``author_association`` values whose ``/sweep`` comments start a sweep.
+TRUSTED_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+
+SWEEP_COMMAND = "/sweep"
+RESULTS_FILE = "sweep-results.json"
+REPORT_FILE = "sweep-report.md"
+
+#: Minimum seconds between two progress updates of the comment while the sweep runs.
+PROGRESS_INTERVAL = 10.0
+
+CommentMode = Literal["true", "false", "required"]
+
+_SHA_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_COMMAND_RE = re.compile(r"\A\s*/sweep(?=\s|\Z)")
+_FENCE_RE = re.compile(
+    r"^(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$",
+    re.MULTILINE | re.DOTALL,
+)
+
+
+# -- inputs and runner context -----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionInputs:
+    """The action's inputs, read from the ``INPUT_*`` variables that action.yml sets."""
+
+    spec_file: str = "sweep.yaml"
+    spec: str | None = None
+    working_directory: str = "."
+    jobs: int | None = None
+    max_experiments: int = 100
+    token: str = ""
+    comment: CommentMode = "true"
+    comment_author: str | None = None
+    pr_number: int | None = None
+    fail_on_error: bool = True
+    from_results: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> ActionInputs:
+        """Read and validate every input; raise UsageError that quotes the bad value."""
+
+        def text(name: str, default: str = "") -> str:
+            return environ.get(f"INPUT_{name}", "").strip() or default
+
+        comment = text("COMMENT", "true").lower()
+        if comment not in ("true", "false", "required"):
+            raise UsageError(
+                f"invalid input comment: {comment!r}",
+                hint="use 'true', 'false' or 'required'",
+            )
+        spec = environ.get("INPUT_SPEC", "")
+        return cls(
+            spec_file=text("SPEC_FILE", "sweep.yaml"),
+            spec=spec if spec.strip() else None,
+            working_directory=text("WORKING_DIRECTORY", "."),
+            jobs=_positive_int("jobs", text("JOBS")),
+            max_experiments=_positive_int("max-experiments", text("MAX_EXPERIMENTS", "100")) or 100,
+            token=environ.get("INPUT_TOKEN", "").strip(),
+            comment=comment,  # type: ignore[arg-type]  # checked against the literals above
+            comment_author=text("COMMENT_AUTHOR") or None,
+            pr_number=_positive_int("pr-number", text("PR_NUMBER").lstrip("#")),
+            fail_on_error=_boolean("fail-on-error", text("FAIL_ON_ERROR", "true")),
+            from_results=text("FROM_RESULTS") or None,
+        )
+
+
+def _positive_int(name: str, value: str) -> int | None:
+    if not value:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise UsageError(
+            f"invalid input {name}: {value!r} is not an integer",
+            hint=f"set {name} to a positive integer, or leave it empty",
+        ) from None
+    if number < 1:
+        raise UsageError(f"invalid input {name}: {number} is less than 1")
+    return number
+
+
+def _boolean(name: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered not in ("true", "false"):
+        raise UsageError(f"invalid input {name}: {value!r}", hint="use 'true' or 'false'")
+    return lowered == "true"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunnerContext:
+    """The variables a GitHub Actions runner sets for a step, and the event payload."""
+
+    event_name: str
+    event: dict[str, Any]
+    repository: str
+    api_url: str
+    server_url: str
+    run_id: str
+    workflow: str
+    sha: str
+    workspace: Path
+    step_summary: Path | None
+    output: Path | None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> RunnerContext:
+        """Read the runner's ``GITHUB_*`` variables and load the event payload."""
+        event: dict[str, Any] = {}
+        event_path = environ.get("GITHUB_EVENT_PATH")
+        if event_path:
+            try:
+                loaded = json.loads(Path(event_path).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                raise EnvironmentProblemError(
+                    f"cannot read the event payload {event_path}: {error}",
+                    hint="GITHUB_EVENT_PATH must name the JSON file the runner wrote",
+                ) from None
+            if isinstance(loaded, dict):
+                event = loaded
+        return cls(
+            event_name=environ.get("GITHUB_EVENT_NAME", ""),
+            event=event,
+            repository=environ.get("GITHUB_REPOSITORY", ""),
+            api_url=environ.get("GITHUB_API_URL", ""),
+            server_url=environ.get("GITHUB_SERVER_URL", "").rstrip("/"),
+            run_id=environ.get("GITHUB_RUN_ID", ""),
+            workflow=_workflow_identity(environ),
+            sha=environ.get("GITHUB_SHA", ""),
+            workspace=Path(environ.get("GITHUB_WORKSPACE") or Path.cwd()),
+            step_summary=_optional_path(environ.get("GITHUB_STEP_SUMMARY")),
+            output=_optional_path(environ.get("GITHUB_OUTPUT")),
+        )
+
+    @property
+    def run_url(self) -> str | None:
+        """Return the URL of the workflow run, or None outside a runner."""
+        if not (self.server_url and self.repository and self.run_id):
+            return None
+        return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
+
+    def commit_url(self, sha: str) -> str | None:
+        """Return the URL of a commit of the repository, or None outside a runner."""
+        if not (self.server_url and self.repository):
+            return None
+        return f"{self.server_url}/{self.repository}/commit/{sha}"
+
+
+def _workflow_identity(environ: Mapping[str, str]) -> str:
+    """Return the workflow file path, which names the workflow stably across runs.
+
+    ``GITHUB_WORKFLOW_REF`` is ``OWNER/REPO/.github/workflows/FILE@REF``; the REF part
+    differs between runs of one pull request, so it is dropped. Outside a runner the
+    workflow's display name is the fallback.
+    """
+    ref = environ.get("GITHUB_WORKFLOW_REF", "")
+    repository = environ.get("GITHUB_REPOSITORY", "")
+    if ref:
+        path = ref.split("@", 1)[0]
+        if repository and path.startswith(repository + "/"):
+            path = path[len(repository) + 1 :]
+        return path
+    return environ.get("GITHUB_WORKFLOW", "") or "dvc-sweep"
+
+
+def _optional_path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+# -- workflow commands -------------------------------------------------------------------------
+
+
+class WorkflowCommands:
+    """Writes ``::command::`` lines that the runner reads from the step's output."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self._stream = stream
+
+    def _write(self, line: str) -> None:
+        stream = self._stream or sys.stderr
+        stream.write(line + "\n")
+        stream.flush()
+
+    def add_mask(self, value: str) -> None:
+        """Ask the runner to replace ``value`` with ``***`` in every later log line."""
+        if value:
+            self._write(f"::add-mask::{_escape_data(value)}")
+
+    def error(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        title: str | None = None,
+    ) -> None:
+        """Write an error annotation, placed on a file and line when they are given."""
+        properties = []
+        if file:
+            properties.append(f"file={_escape_property(file)}")
+            if line is not None:
+                properties.append(f"line={line}")
+                if column is not None:
+                    properties.append(f"col={column}")
+        if title:
+            properties.append(f"title={_escape_property(title)}")
+        joined = " " + ",".join(properties) if properties else ""
+        self._write(f"::error{joined}::{_escape_data(message)}")
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+class WorkflowLogHandler(logging.Handler):
+    """Formats log records as the runner expects: warnings and errors become annotations."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write one record as a plain line or a ``::warning::``/``::error::`` command."""
+        try:
+            message = self.format(record)
+            if record.levelno >= logging.ERROR:
+                line = f"::error::{_escape_data(message)}"
+            elif record.levelno >= logging.WARNING:
+                line = f"::warning::{_escape_data(message)}"
+            elif record.levelno <= logging.DEBUG:
+                line = f"::debug::{_escape_data(message)}"
+            else:
+                line = f"dvc-sweep: {message}"
+            stream = self._stream or sys.stderr
+            stream.write(line + "\n")
+            stream.flush()
+        except Exception:  # noqa: BLE001  # logging must never raise; the base class reports it
+            self.handleError(record)
+
+
+def write_outputs(path: Path | None, outputs: Mapping[str, str]) -> None:
+    """Append step outputs to ``$GITHUB_OUTPUT`` in the multiline-safe heredoc form."""
+    if path is None:
+        logger.debug("GITHUB_OUTPUT is not set, so the outputs are not written")
+        return
+    with path.open("a", encoding="utf-8") as file:
+        for name, value in outputs.items():
+            delimiter = f"ghadelimiter_{uuid.uuid4()}"
+            while delimiter in value:
+                delimiter = f"ghadelimiter_{uuid.uuid4()}"
+            file.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+
+
+class StepSummary:
+    """Appends markdown to ``$GITHUB_STEP_SUMMARY`` and keeps the step under 1 MiB."""
+
+    def __init__(self, path: Path | None, limit: int = STEP_SUMMARY_MAX_BYTES) -> None:
+        self.path = path
+        self.remaining = limit
+
+    def append(self, markdown: str) -> bool:
+        """Append ``markdown`` if it fits in what is left; return whether it was written."""
+        if self.path is None:
+            return False
+        size = len(markdown.encode("utf-8"))
+        if size > self.remaining:
+            logger.warning(
+                "not writing %d bytes to the job summary: only %d bytes of GitHub's 1 MiB "
+                "limit are left",
+                size, self.remaining,
+            )  # fmt: skip
+            return False
+        with self.path.open("a", encoding="utf-8") as file:
+            file.write(markdown)
+        self.remaining -= size
+        return True
+
+
+# -- the event ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """What the event requests: which pull request, which spec, which commit."""
+
+    pr_number: int | None
+    head_sha: str | None = None
+    spec_text: str | None = None
+    spec_source: str | None = None
+    command_comment_id: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepCommand:
+    """A ``/sweep`` comment: the optional spec in its first fenced block."""
+
+    spec_text: str | None
+
+
+def parse_sweep_command(body: str) -> SweepCommand | None:
+    """Return the command in a comment body, or None when it does not start with /sweep."""
+    if not _COMMAND_RE.match(body):
+        return None
+    normalized = body.replace("\r\n", "\n")
+    for match in _FENCE_RE.finditer(normalized):
+        info = match.group("info").strip().lower()
+        if info in ("", "yaml", "yml"):
+            return SweepCommand(spec_text=match.group("body"))
+    return SweepCommand(spec_text=None)
+
+
+class EventSkipped(Exception):  # noqa: N818  # a control-flow signal, not an error
+    """The event needs no sweep, for the reason in ``reason``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def resolve_target(
+    inputs: ActionInputs, context: RunnerContext, client: GitHubClient | None
+) -> Target:
+    """Work out the pull request, spec and commit of the event.
+
+    Raise EventSkipped for a comment that is not a command, and for a command by an
+    untrusted author after replying to it.
+    """
+    event = context.event
+    if context.event_name == "issue_comment":
+        return _comment_target(inputs, context, client)
+
+    workflow_run = event.get("workflow_run")
+    if context.event_name == "workflow_run" and isinstance(workflow_run, dict):
+        # The run being reported. Its pull_requests list is empty for a fork's pull request,
+        # so the number usually comes from the pr-number input.
+        pulls = workflow_run.get("pull_requests") or []
+        number = inputs.pr_number or (int(pulls[0]["number"]) if pulls else None)
+        return Target(pr_number=number, head_sha=str(workflow_run.get("head_sha") or "") or None)
+
+    pull = event.get("pull_request")
+    if isinstance(pull, dict) and pull.get("number"):
+        head = pull.get("head") or {}
+        return Target(
+            pr_number=inputs.pr_number or int(pull["number"]),
+            head_sha=str(head.get("sha") or "") or None,
+        )
+    return Target(pr_number=inputs.pr_number)
+
+
+def _comment_target(
+    inputs: ActionInputs, context: RunnerContext, client: GitHubClient | None
+) -> Target:
+    event = context.event
+    issue = event.get("issue") or {}
+    comment = event.get("comment") or {}
+    if event.get("action", "created") != "created":
+        raise EventSkipped(f"the comment was {event.get('action')}, not created")
+    command = parse_sweep_command(str(comment.get("body") or ""))
+    if command is None:
+        raise EventSkipped("the comment does not start with /sweep")
+    number = int(issue.get("number") or 0)
+    if not issue.get("pull_request"):
+        raise EventSkipped(f"#{number} is an issue, and /sweep works on pull requests only")
+
+    author = str((comment.get("user") or {}).get("login") or "unknown")
+    association = str(comment.get("author_association") or "NONE")
+    comment_id = int(comment["id"]) if comment.get("id") else None
+    if association not in TRUSTED_ASSOCIATIONS:
+        logger.warning(
+            "ignoring /sweep by %s on #%d: their author_association is %s, and only %s may "
+            "start a sweep",
+            author, number, association, ", ".join(sorted(TRUSTED_ASSOCIATIONS)),
+        )  # fmt: skip
+        if client is not None and inputs.comment != "false":
+            _reply_untrusted(client, context, number, association, comment)
+        raise EventSkipped(f"/sweep by {author}, who is not trusted to run it")
+
+    head_sha = None
+    if client is not None:
+        if comment_id is not None:
+            _acknowledge(client, context.repository, comment_id)
+        try:
+            head_sha = str(client.get_pull_request(context.repository, number)["head"]["sha"])
+        except (GitHubAPIError, KeyError, TypeError) as error:
+            logger.warning("cannot read the head commit of #%d: %s", number, error)
+    return Target(
+        pr_number=inputs.pr_number or number,
+        head_sha=head_sha,
+        spec_text=command.spec_text,
+        spec_source="<comment>" if command.spec_text is not None else None,
+        command_comment_id=comment_id,
+    )
+
+
+def _acknowledge(client: GitHubClient, repository: str, comment_id: int) -> None:
+    try:
+        client.create_comment_reaction(repository, comment_id, "eyes")
+    except GitHubAPIError as error:
+        logger.warning("cannot react to comment %d: %s", comment_id, error)
+
+
+def _reply_untrusted(
+    client: GitHubClient,
+    context: RunnerContext,
+    number: int,
+    association: str,
+    comment: Mapping[str, Any],
+) -> None:
+    link = comment.get("html_url")
+    comment_link = f"[this comment]({link})" if isinstance(link, str) and link else "this comment"
+    body = (
+        f"`{SWEEP_COMMAND}` did not run for {comment_link}: only owners, members and collaborators "
+        f"of this repository can start a sweep, and the comment's author association is "
+        f"`{association}`. A maintainer can comment `{SWEEP_COMMAND}` to run it."
+    )
+    try:
+        reply = client.create_issue_comment(context.repository, number, body)
+        logger.info("replied to the untrusted /sweep on #%d: %s", number, reply.html_url)
+    except GitHubAPIError as error:
+        logger.warning("cannot reply to the /sweep comment on #%d: %s", number, error)
+
+
+# -- the pull request comment ------------------------------------------------------------------
+
+
+class PullRequestComment:
+    """The sweep's comment on one pull request, degrading to a warning when it cannot be written.
+
+    After the first failure (a read-only fork token, an API outage past the retries) no
+    further request is sent, and `failure` keeps the error for the exit code.
+    """
+
+    def __init__(self, upserter: CommentUpserter | None) -> None:
+        self._upserter = upserter
+        self._lock = threading.Lock()
+        self.failure: GitHubAPIError | None = None
+        self.url: str | None = None
+
+    @property
+    def marker(self) -> str | None:
+        """The hidden marker of the comment, or None when no comment is written."""
+        return self._upserter.marker if self._upserter is not None else None
+
+    def write(self, body: str, *, short_body: str | None = None) -> None:
+        """Create or update the comment; on failure warn once and stop commenting."""
+        with self._lock:
+            if self._upserter is None or self.failure is not None:
+                return
+            try:
+                comment = self._upserter.upsert(body, short_body=short_body)
+            except GitHubAPIError as error:
+                self.failure = error
+                _warn_comment_failure(error)
+                return
+            self.url = comment.html_url or self.url
+
+
+def _warn_comment_failure(error: GitHubAPIError) -> None:
+    if isinstance(error, IntegrationAccessError):
+        logger.warning(
+            "cannot write the pull request comment: the token is read-only (%s). A pull "
+            "request from a fork gets a read-only GITHUB_TOKEN whatever the workflow's "
+            "permissions say. The report is in the job summary. To comment anyway, give the "
+            "job `permissions: pull-requests: write` for pull requests of this repository, "
+            "and for forks upload the results as an artifact and comment from a workflow "
+            "triggered by `workflow_run` (see docs/github-action.md).",
+            error.api_message or error.status,
+        )
+        return
+    logger.warning(
+        "cannot write the pull request comment: %s. The report is in the job summary.%s",
+        error.message, f" Hint: {error.hint}" if error.hint else "",
+    )  # fmt: skip
+
+
+class ProgressUpdater:
+    """Posts progress to the comment from a background thread, at most every `interval` s.
+
+    `update` only records the progress, so the sweep's threads never wait for GitHub.
+    """
+
+    def __init__(
+        self,
+        post: Callable[[int, int], None],
+        *,
+        interval: float = PROGRESS_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._post = post
+        self._interval = interval
+        self._clock = clock
+        self._latest: tuple[int, int] | None = None
+        self._posted: tuple[int, int] | None = None
+        self._last_post = -math.inf
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="dvc-sweep-progress", daemon=True)
+
+    def start(self, done: int, total: int) -> None:
+        """Post the first progress at once, then start the background thread."""
+        self._posted = (done, total)
+        self._last_post = self._clock()
+        self._post(done, total)
+        self._thread.start()
+
+    def update(self, done: int, total: int) -> None:
+        """Record the newest progress; the thread posts it when the interval has passed."""
+        self._latest = (done, total)
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop the thread without posting what is pending: the final comment follows."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            wait = self._last_post + self._interval - self._clock()
+            # Only stop() ends this wait early; updates meanwhile replace `_latest`.
+            if wait > 0 and self._stopping.wait(wait):
+                return
+            latest = self._latest
+            if latest is None or latest == self._posted:
+                continue
+            self._posted = latest
+            self._last_post = self._clock()
+            try:
+                self._post(*latest)
+            except Exception:  # a progress update must never end the sweep
+                logger.warning("cannot post the sweep's progress", exc_info=True)
+
+
+# -- comment bodies ----------------------------------------------------------------------------
+
+
+def _link(text: str, url: str | None) -> str:
+    return f"[{text}]({url})" if url else text
+
+
+def _commit_text(context: RunnerContext, sha: str) -> str:
+    # A results file from a fork's artifact could carry any text as its commit.
+    if not _SHA_RE.fullmatch(sha):
+        return escape_markdown(sha[:40])
+    return _link(f"`{sha[:7]}`", context.commit_url(sha))
+
+
+def running_body(
+    marker: str,
+    name: str,
+    context: RunnerContext,
+    *,
+    done: int,
+    total: int,
+    commit: str | None,
+) -> str:
+    """Return the comment body shown while the sweep runs."""
+    on_commit = f" on commit {_commit_text(context, commit)}" if commit else ""
+    run = _link("workflow run", context.run_url)
+    return (
+        f"{marker}\n"
+        f"### ⏳ dvc-sweep: {escape_markdown(name)} is running\n\n"
+        f"{done} of {total} points done{on_commit}. "
+        f"This comment will show the ranked results when the sweep ends. Progress: {run}.\n"
+    )
+
+
+def final_footer(context: RunnerContext, tested: str, head_sha: str | None) -> str:
+    """Return the line under the report that names the commit tested.
+
+    The report itself links the workflow run.
+    """
+    parts = [f"Commit tested: {_commit_text(context, tested)}"]
+    if head_sha and head_sha != tested:
+        parts.append(
+            f"the pull request head is {_commit_text(context, head_sha)}, so these results "
+            "are not of the head"
+        )
+    return "\n" + " · ".join(parts) + "\n"
+
+
+def failed_body(marker: str, name: str, error: Exception, context: RunnerContext) -> str:
+    """Return the comment body for a sweep that stopped with an error before its report."""
+    text = str(error) if isinstance(error, SweepError) else f"{type(error).__name__}: {error}"
+    run = f" Details: {_link('workflow run', context.run_url)}." if context.run_url else ""
+    return (
+        f"{marker}\n"
+        f"### ❌ dvc-sweep: {escape_markdown(name)} failed before it could report\n\n"
+        f"{fenced_block(text, 'text')}\n\n"
+        f"No results were written.{run}\n"
+    )
+
+
+def invalid_spec_body(
+    marker: str, errors: list[SpecError], source: str, context: RunnerContext
+) -> str:
+    """Return the short comment body for a spec that failed validation."""
+    count = len(errors)
+    problems = "\n".join(str(error) for error in errors)
+    # A fence keeps quoted values from becoming markdown or @mentions.
+    block = fenced_block(problems, "text")
+    next_step = (
+        "Fix the spec and push again"
+        if source not in ("<comment>", "<inline>")
+        else "Fix the spec and run the sweep again"
+    )
+    run = f" Details: {_link('workflow run', context.run_url)}." if context.run_url else ""
+    return (
+        f"{marker}\n"
+        f"### ❌ dvc-sweep: the sweep spec `{escape_markdown(source)}` is invalid\n\n"
+        f"Nothing ran: {count} {'problem was' if count == 1 else 'problems were'} found.\n\n"
+        f"{block}\n\n"
+        f"{next_step}.{run}\n"
+    )
+
+
+def guess_sweep_name(text: str | None) -> str:
+    """Return the ``name`` of a spec that may be invalid, for the comment marker."""
+    if text is None:
+        return DEFAULT_NAME
+    try:
+        document = YAML(typ="safe").load(text)
+    except YAMLError:
+        return DEFAULT_NAME
+    if isinstance(document, dict) and isinstance(document.get("name"), str):
+        return str(document["name"]) or DEFAULT_NAME
+    return DEFAULT_NAME
+
+
+# -- outputs -----------------------------------------------------------------------------------
+
+
+def goal_metric_value(spec: Mapping[str, Any], metrics: dict[str, dict[str, Any]]) -> object:
+    """Return the value of the spec's goal metric in one point's metrics, or None.
+
+    Without a metric in the spec, the first numeric metric is returned, which is the one
+    the report ranks by.
+    """
+    metric = spec.get("metric")
+    per_file = {file: flatten_file_metrics(data) for file, data in sorted(metrics.items())}
+    if isinstance(metric, dict) and isinstance(metric.get("name"), str):
+        name = metric["name"]
+        file = metric.get("file")
+        if isinstance(file, str):
+            return per_file.get(file, {}).get(name)
+        for flat in per_file.values():
+            if name in flat:
+                return flat[name]
+        return None
+    for data in metrics.values():
+        for value in flatten_file_metrics(data).values():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return value
+    return None
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Run:
+    """State shared by the steps of one action run."""
+
+    inputs: ActionInputs
+    context: RunnerContext
+    commands: WorkflowCommands
+    summary: StepSummary
+    client: GitHubClient | None
+    comment: PullRequestComment
+    outputs: dict[str, str]
+    authors: frozenset[str] | None = None
+
+
+def run_action(
+    environ: Mapping[str, str],
+    *,
+    stream: IO[str] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+    progress_interval: float = PROGRESS_INTERVAL,
+) -> int:
+    """Run the action for the event the environment describes and return the exit code.
+
+    ``stream`` receives the workflow commands (stderr by default). ``sleep`` and ``clock``
+    drive the API client's retry waits, so tests can pass fakes.
+    """
+    commands = WorkflowCommands(stream)
+    token = environ.get("INPUT_TOKEN", "").strip()
+    # Mask first, before anything could print the token.
+    commands.add_mask(token)
+
+    context: RunnerContext | None = None
+    summary = StepSummary(_optional_path(environ.get("GITHUB_STEP_SUMMARY")))
+    try:
+        inputs = ActionInputs.from_env(environ)
+        context = RunnerContext.from_env(environ)
+    except SweepError as error:
+        return _fail(error, commands, summary, context=None)
+
+    client = _make_client(inputs, context, sleep=sleep, clock=clock)
+    run = _Run(
+        inputs=inputs,
+        context=context,
+        commands=commands,
+        summary=summary,
+        client=client,
+        comment=PullRequestComment(None),
+        outputs={
+            "best-experiment": "",
+            "best-params": "{}",
+            "best-metric": "",
+            "results-file": "",
+            "report-file": "",
+            "comment-url": "",
+        },
+    )
+    try:
+        return _run(run, progress_interval=progress_interval)
+    except EventSkipped as skipped:
+        logger.info("nothing to do: %s", skipped.reason)
+        return int(ExitCode.OK)
+    except SweepError as error:
+        return _fail(error, commands, summary, context=context)
+    finally:
+        run.outputs["comment-url"] = run.comment.url or ""
+        write_outputs(context.output, run.outputs)
+        if client is not None:
+            client.close()
+
+
+def _make_client(
+    inputs: ActionInputs,
+    context: RunnerContext,
+    *,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> GitHubClient | None:
+    if not inputs.token:
+        if inputs.comment != "false":
+            logger.warning("the token input is empty, so no pull request comment is written")
+        return None
+    if not context.api_url:
+        logger.warning("GITHUB_API_URL is not set, so no pull request comment is written")
+        return None
+    return GitHubClient(
+        inputs.token, api_url=context.api_url, retry=RetryPolicy(), sleep=sleep, clock=clock
+    )
+
+
+def _run(run: _Run, *, progress_interval: float) -> int:
+    inputs, context = run.inputs, run.context
+    target = resolve_target(inputs, context, run.client)
+
+    working_directory = Path(inputs.working_directory)
+    if not working_directory.is_absolute():
+        working_directory = context.workspace / working_directory
+    if not working_directory.is_dir():
+        raise UsageError(
+            f"invalid input working-directory: {inputs.working_directory!r} is not a directory "
+            f"under {context.workspace}",
+        )
+    if inputs.from_results is not None:
+        return _report_only(run, target, working_directory)
+    repo_root = find_repo_root(working_directory)
+
+    spec_text, source = _spec_source(inputs, target)
+    if spec_text is None:
+        guessed_name = guess_sweep_name(_read_or_none(working_directory / inputs.spec_file))
+    else:
+        guessed_name = guess_sweep_name(spec_text)
+    if target.pr_number is None:
+        logger.info(
+            "the %s event has no pull request, so no comment is written", context.event_name
+        )
+    elif inputs.comment == "false":
+        logger.info("the comment input is false, so no comment is written")
+    # Until the spec is valid, its name is a guess from the raw YAML.
+    run.comment = _pull_request_comment(run, target, guessed_name)
+
+    spec = _load_spec(run, working_directory, repo_root, spec_text, source)
+    if spec.name != guessed_name:
+        run.comment = _pull_request_comment(run, target, spec.name)
+    return _sweep(
+        run,
+        spec,
+        target,
+        repo_root=repo_root,
+        working_directory=working_directory,
+        progress_interval=progress_interval,
+    )
+
+
+def _pull_request_comment(run: _Run, target: Target, sweep_name: str) -> PullRequestComment:
+    """Return the comment of this workflow and sweep, disabled when there is none to write."""
+    if run.client is None or target.pr_number is None or run.inputs.comment == "false":
+        return PullRequestComment(None)
+    if run.authors is None:
+        run.authors = _comment_authors(run.inputs, run.client)
+    return PullRequestComment(
+        CommentUpserter(
+            run.client,
+            run.context.repository,
+            target.pr_number,
+            comment_marker(run.context.workflow, sweep_name),
+            run.authors,
+        )
+    )
+
+
+def _spec_source(inputs: ActionInputs, target: Target) -> tuple[str | None, str]:
+    if target.spec_text is not None:
+        return target.spec_text, target.spec_source or "<comment>"
+    if inputs.spec is not None:
+        return inputs.spec, "<inline>"
+    return None, inputs.spec_file
+
+
+def _read_or_none(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _comment_authors(inputs: ActionInputs, client: GitHubClient) -> frozenset[str]:
+    """Return the logins whose comments may be ours: the input, GET /user, or the bot."""
+    if inputs.comment_author:
+        return frozenset({inputs.comment_author})
+    try:
+        login = client.authenticated_login()
+    except GitHubAPIError as error:
+        logger.debug("GET /user failed: %s", error)
+        login = None
+    if login:
+        logger.debug("the token belongs to %s", login)
+        return frozenset({login})
+    logger.debug(
+        "GET /user is not readable with this token (an installation token such as "
+        "GITHUB_TOKEN), so comments by %s count as ours; set the comment-author input for "
+        "a GitHub App token",
+        GITHUB_ACTIONS_BOT_LOGIN,
+    )
+    return frozenset({GITHUB_ACTIONS_BOT_LOGIN})
+
+
+def _load_spec(
+    run: _Run, working_directory: Path, repo_root: Path, spec_text: str | None, source: str
+) -> SweepSpec:
+    spec_path = working_directory / run.inputs.spec_file
+    if spec_text is None:
+        # Name the file relative to the repository, as the annotations need it.
+        with contextlib.suppress(ValueError):
+            source = spec_path.resolve().relative_to(repo_root.resolve()).as_posix()
+    try:
+        return load_spec(
+            spec_path,
+            repo_root=repo_root,
+            text=spec_text,
+            source=source,
+            max_experiments_cap=run.inputs.max_experiments,
+        )
+    except SpecErrorGroup as errors:
+        _report_invalid_spec(run, errors.errors, source, repo_root)
+        raise
+
+
+def _report_invalid_spec(run: _Run, errors: list[SpecError], source: str, repo_root: Path) -> None:
+    context = run.context
+    for error in errors:
+        annotation_file = _workspace_path(context.workspace, repo_root, error.file)
+        message = error.message + (f" (hint: {error.hint})" if error.hint else "")
+        run.commands.error(
+            message,
+            file=annotation_file,
+            line=error.line,
+            column=error.column,
+            title="invalid sweep spec",
+        )
+    run.summary.append(
+        f"## dvc-sweep: the sweep spec `{source}` is invalid\n\n"
+        f"{fenced_block(chr(10).join(str(error) for error in errors), 'text')}\n"
+    )
+    if run.comment.marker is not None:
+        run.comment.write(invalid_spec_body(run.comment.marker, errors, source, context))
+
+
+def _workspace_path(workspace: Path, repo_root: Path, file: str) -> str | None:
+    """Return ``file`` (relative to the repository) relative to the workspace, if it is a file."""
+    if file.startswith("<"):
+        return None
+    path = repo_root / file
+    try:
+        return path.resolve().relative_to(workspace.resolve()).as_posix()
+    except ValueError:
+        return file
+
+
+def _sweep(
+    run: _Run,
+    spec: SweepSpec,
+    target: Target,
+    *,
+    repo_root: Path,
+    working_directory: Path,
+    progress_interval: float,
+) -> int:
+    context, inputs = run.context, run.inputs
+    tested = head_commit(repo_root)
+    if target.head_sha and target.head_sha != tested:
+        logger.warning(
+            "the workspace is at commit %s, not at the pull request head %s; check out the "
+            "head commit to sweep it",
+            tested[:7], target.head_sha[:7],
+        )  # fmt: skip
+    marker = comment_marker(context.workflow, spec.name)
+
+    def post_progress(done: int, total: int) -> None:
+        run.comment.write(
+            running_body(marker, spec.name, context, done=done, total=total, commit=tested)
+        )
+
+    updater = ProgressUpdater(post_progress, interval=progress_interval)
+    updater.start(0, len(plan_points(spec)))
+
+    def on_progress(progress: Progress) -> None:
+        updater.update(progress.done, progress.total)
+
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if _main_thread() else None
+    try:
+        results = run_sweep(spec, repo_root=repo_root, jobs=inputs.jobs, on_progress=on_progress)
+    except Exception as error:
+        # Replace the "running" comment, which would otherwise stay forever.
+        updater.stop()
+        run.comment.write(failed_body(marker, spec.name, error, context))
+        raise
+    finally:
+        updater.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+    results_file = working_directory / RESULTS_FILE
+    write_results(results, results_file)
+    return _publish(
+        run,
+        results,
+        marker=marker,
+        head_sha=target.head_sha,
+        results_file=results_file,
+        report_file=working_directory / REPORT_FILE,
+    )
+
+
+def _report_only(run: _Run, target: Target, working_directory: Path) -> int:
+    """Publish the results file of another run: the comment, the summary and the outputs.
+
+    The results file may come from a fork's pull request, so it is checked against the
+    event: it must be of the commit the reported run tested, and the pull request must
+    still be at that commit, or no comment is written.
+    """
+    context = run.context
+    results_file = Path(run.inputs.from_results or "")
+    if not results_file.is_absolute():
+        results_file = working_directory / results_file
+    results = read_results(results_file)
+    tested = results.baseline.commit
+    if target.head_sha and tested != target.head_sha:
+        raise UsageError(
+            f"the results file {results_file} is of commit {tested[:7]}, but the workflow run "
+            f"being reported tested {target.head_sha[:7]}",
+            hint="download the results artifact of the run that triggered this workflow",
+        )
+    name = str(results.spec.get("name") or DEFAULT_NAME)
+    run.comment = _pull_request_comment(run, target, name)
+    if run.comment.marker is not None and run.client is not None and target.pr_number:
+        pull = run.client.get_pull_request(context.repository, target.pr_number)
+        pull_head = str((pull.get("head") or {}).get("sha") or "")
+        if pull_head != tested:
+            logger.warning(
+                "not commenting on #%d: it is at commit %s, not at %s, which the results are "
+                "of (the pull request was updated, or the pr-number does not belong to that "
+                "run)",
+                target.pr_number, pull_head[:7], tested[:7],
+            )  # fmt: skip
+            run.comment = PullRequestComment(None)
+    return _publish(
+        run,
+        results,
+        marker=comment_marker(context.workflow, name),
+        head_sha=None,
+        results_file=results_file,
+        report_file=working_directory / REPORT_FILE,
+    )
+
+
+def _publish(
+    run: _Run,
+    results: SweepResults,
+    *,
+    marker: str,
+    head_sha: str | None,
+    results_file: Path,
+    report_file: Path,
+) -> int:
+    """Write the report file, the job summary, the final comment and the outputs."""
+    context = run.context
+    full_report = render_markdown(results, run_url=context.run_url, chart=True)
+    report_file.write_text(full_report, encoding="utf-8")
+    logger.info("wrote %s and %s", results_file, report_file)
+
+    _write_summary(run, results, full_report)
+    footer = final_footer(context, results.baseline.commit, head_sha)
+    budget = COMMENT_MAX_CHARS - len(marker) - len(footer) - COMMENT_RESERVED_CHARS
+    body = f"{marker}\n" + render_markdown(
+        results, run_url=context.run_url, chart=True, max_chars=budget
+    ) + footer  # fmt: skip
+    short = f"{marker}\n" + render_markdown(
+        results, run_url=context.run_url, chart=False, max_chars=SHORT_COMMENT_CHARS
+    ) + footer  # fmt: skip
+    run.comment.write(body, short_body=short)
+
+    best = best_point(results)
+    run.outputs.update(
+        {
+            "best-experiment": best.name if best else "",
+            "best-params": json.dumps(best.swept if best else {}, sort_keys=False),
+            "best-metric": _json_value(goal_metric_value(results.spec, best.metrics))
+            if best
+            else "",
+            "results-file": str(results_file.resolve()),
+            "report-file": str(report_file.resolve()),
+        }
+    )
+    return int(_exit_code(run, results))
+
+
+def _write_summary(run: _Run, results: SweepResults, full_report: str) -> None:
+
+    # Leave room for a later error section of this step.
+    limit = run.summary.remaining - 4096
+    text = full_report
+    max_chars = len(text)
+    while len(text.encode("utf-8")) > limit and max_chars > 0:
+        # Multi-byte characters make bytes exceed characters; shrink in proportion.
+        max_chars = int(max_chars * limit / len(text.encode("utf-8")) * 0.95)
+        text = render_markdown(
+            results, run_url=run.context.run_url, chart=True, max_chars=max_chars
+        )
+    run.summary.append(text)
+
+
+def _exit_code(run: _Run, results: SweepResults) -> ExitCode:
+    if results.interrupted:
+        return ExitCode.INTERRUPTED
+    failed = [point for point in results.points if point.status != "success"]
+    if failed and run.inputs.fail_on_error:
+        logger.error(
+            "%d of %d points did not succeed; set fail-on-error to 'false' to pass the step "
+            "anyway",
+            len(failed), len(results.points),
+        )  # fmt: skip
+        return ExitCode.POINTS_FAILED
+    if run.comment.failure is not None and run.inputs.comment == "required":
+        logger.error("the pull request comment could not be written, and comment is 'required'")
+        return ExitCode.ENVIRONMENT
+    return ExitCode.OK
+
+
+def _fail(
+    error: SweepError,
+    commands: WorkflowCommands,
+    summary: StepSummary,
+    *,
+    context: RunnerContext | None,
+) -> int:
+    """Report an error as an annotation and in the job summary, and return its exit code."""
+    if not isinstance(error, SpecErrorGroup):
+        # Spec errors were annotated one by one, with their places in the file.
+        commands.error(str(error), title="dvc-sweep failed")
+        run_link = f" ({context.run_url})" if context and context.run_url else ""
+        summary.append(f"## dvc-sweep failed{run_link}\n\n{error.message}\n")
+        if error.hint:
+            summary.append(f"\nHint: {error.hint}\n")
+    return int(error.exit_code)
+
+
+def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def workflow_logging(stream: IO[str] | None, *, verbose: bool) -> Iterator[None]:
+    """Send the package's log records to ``stream`` in the runner's format while active."""
+    root = logging.getLogger("dvc_sweep")
+    handler = WorkflowLogHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    saved = (root.handlers[:], root.level, root.propagate)
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.propagate = False
+    try:
+        yield
+    finally:
+        root.handlers[:], root.level, root.propagate = saved
+
+
+def run_in_runner(*, verbose: bool = False) -> int:
+    """Run the action with the process environment, logging in the runner's format."""
+    with workflow_logging(None, verbose=verbose or os.environ.get("RUNNER_DEBUG") == "1"):
+        try:
+            return run_action(os.environ)
+        except KeyboardInterrupt:
+            logger.error("interrupted")  # noqa: TRY400  # no traceback for Ctrl-C
+            return int(ExitCode.INTERRUPTED)
