@@ -45,10 +45,15 @@ def exp_refs(repo: Path) -> list[str]:
 
 
 def pid_alive(pid: int) -> bool:
+    """Return whether `pid` runs; a zombie, killed but not yet reaped by init, does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.exists():
+        state = stat.read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
     return True
 
 

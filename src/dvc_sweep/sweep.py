@@ -8,7 +8,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,9 +111,12 @@ def run_sweep(
             )
 
     counter = {"done": done}
+    baseline_outcomes: list[Outcome] = []
 
     def report(outcome: Outcome) -> None:
         counter["done"] += 1
+        if plan.baseline_task is not None and outcome.task == plan.baseline_task:
+            baseline_outcomes.append(outcome)
         result = plan.by_name.get(outcome.task.name)
         if result is not None:
             _apply_outcome(result, outcome)
@@ -136,9 +139,16 @@ def run_sweep(
         if point.status == "not_run" and point.error is None and not point.reused:
             point.error = "the sweep was interrupted first"
 
-    shown_after = dvc.exp_show(repo_root, baseline_sha) if tasks else shown_before
-    _collect(plan.points, shown_after)
-    baseline = _baseline(shown_after, baseline_sha, plan.baseline_name)
+    # No second `dvc exp show`: it would take as long as a short experiment. Reused points
+    # and the baseline come from the first one; new experiments carry the metrics their
+    # worker read from DVC, and the params DVC applied, which equal the planned ones.
+    _collect(plan.points, shown_before, spec)
+    baseline = _baseline(
+        shown_before,
+        baseline_sha,
+        plan.baseline_name,
+        baseline_outcomes[0] if baseline_outcomes else None,
+    )
 
     finished_at = datetime.datetime.now(datetime.timezone.utc)
     return SweepResults(
@@ -185,7 +195,7 @@ def _assign(
     tasks: list[Task] = []
     taken = set(existing_refs)
     for point in points:
-        expected = expected_params(shown.baseline.params, spec, point)
+        expected = expected_params(shown.baseline.params, spec, point.params)
         wanted = _params_key(expected)
         record: dvc.ExperimentRecord | None = shown.experiments.get(point.name)
         if record is None or _params_key(record.params) != wanted or not record.metrics:
@@ -230,11 +240,14 @@ def _assign(
 
 
 def expected_params(
-    baseline: dict[str, dict[str, Any]], spec: SweepSpec, point: Point
+    baseline: dict[str, dict[str, Any]], spec: SweepSpec, values: Mapping[str, Any]
 ) -> dict[str, dict[str, Any]]:
-    """Return the params files of `baseline` with the point's values set, as DVC would."""
+    """Return the params files of `baseline` with a point's swept values set, as DVC would.
+
+    `values` maps each parameter's display key to its value, in spec order (`Point.params`).
+    """
     params = copy.deepcopy(baseline)
-    for parameter, value in zip(spec.parameters, point.params.values(), strict=True):
+    for parameter, value in zip(spec.parameters, values.values(), strict=True):
         node: Any = params.setdefault(parameter.key.file, {})
         parts = parameter.key.path.split(".")
         for part in parts[:-1]:
@@ -312,26 +325,39 @@ def _metric_text(metrics: dict[str, Any], spec: SweepSpec) -> str:
     return ""
 
 
-def _collect(points: list[PointResult], shown: dvc.ExpShow) -> None:
-    """Fill in params and metrics of every experiment from one `dvc exp show` output."""
+def _collect(points: list[PointResult], shown: dvc.ExpShow, spec: SweepSpec) -> None:
+    """Fill in the params and metrics of every successful point."""
     for point in points:
-        record = shown.experiments.get(point.name)
-        if record is None or point.status not in ("success",):
+        if point.status != "success":
             continue
-        point.rev = record.rev
-        point.params = record.params
-        point.metrics = record.metrics
-        if record.errors and point.error is None:
-            point.error = "; ".join(record.errors)
+        record = shown.experiments.get(point.name) if point.reused else None
+        if record is not None:
+            point.rev = record.rev
+            point.params = record.params
+            point.metrics = record.metrics
+            if record.errors and point.error is None:
+                point.error = "; ".join(record.errors)
+        else:
+            point.params = expected_params(shown.baseline.params, spec, point.swept)
 
 
-def _baseline(shown: dvc.ExpShow, commit: str, baseline_name: str | None) -> Baseline:
+def _baseline(
+    shown: dvc.ExpShow, commit: str, baseline_name: str | None, outcome: Outcome | None
+) -> Baseline:
     if shown.baseline.metrics:
         return Baseline(
             commit=commit,
             params=shown.baseline.params,
             metrics=shown.baseline.metrics,
             source="commit",
+        )
+    if outcome is not None and outcome.status == "success" and outcome.metrics:
+        return Baseline(
+            commit=commit,
+            params=shown.baseline.params,
+            metrics=outcome.metrics,
+            source="run",
+            name=outcome.task.name,
         )
     record = shown.experiments.get(baseline_name) if baseline_name else None
     if record is not None and record.metrics:
