@@ -75,6 +75,23 @@ def test_run_demo_grid_then_reuse(demo_repo: Path) -> None:
     assert len([ref for ref in exp_refs(demo_repo) if "/rf-grid-" in ref]) == 9
     assert git(demo_repo, "status", "--porcelain", "--untracked-files=no") == ""
 
+    best = results["points"][1]
+    applied = subprocess.run(
+        ["dvc", "exp", "apply", best["name"]],
+        cwd=demo_repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert applied.returncode == 0, applied.stderr
+    assert json.loads((demo_repo / "metrics.json").read_text()) == best["metrics"]["metrics.json"]
+    status = subprocess.run(
+        ["dvc", "status", "--json"], cwd=demo_repo, capture_output=True, text=True, check=True
+    )
+    assert json.loads(status.stdout) == {}
+    assert (demo_repo / "model.pkl").is_file()
+    git(demo_repo, "checkout", "--", ".")
+
     second = run_cli(demo_repo, "run", "--jobs", "2")
     assert second.returncode == 0, second.stderr
     again = read_results(demo_repo)

@@ -118,13 +118,22 @@ def _workspace_metrics(repo: Any) -> dict[str, Any]:
 
 
 def _configure_cache(main_repo: Path) -> None:
-    """Make this clone use the main repository's DVC cache, so outputs land where users look."""
+    """Make this clone use the main repository's DVC cache, so outputs land where users look.
+
+    Unless the project chose a cache link type, the clone links outputs from the cache
+    instead of copying them (DVC's default), so a large data set is not copied into every
+    worker's clone. DVC removes or unprotects an output before its stage runs, so a
+    linked output is not written through into the cache.
+    """
     from dvc.repo import Repo  # noqa: PLC0415  # imported once by main() before any request
 
     with Repo(str(main_repo)) as main:
-        cache_dir = main.cache.local.path
+        cache_dir = main.cache.local_cache_dir
+        link_type_set = bool(main.config["cache"].get("type"))
     with Repo(".") as clone, clone.config.edit("local") as config:
         config["cache"]["dir"] = cache_dir
+        if not link_type_set:
+            config["cache"]["type"] = "reflink,hardlink,symlink,copy"
 
 
 def main(argv: list[str] | None = None) -> int:
