@@ -9,7 +9,7 @@ Protocol: the executor writes one JSON request per line to the worker's standard
 `{"name": ..., "overrides": [...], "log": PATH}`, and the worker writes one JSON response
 per line to the file descriptor named by `--reply-fd`. Standard output and standard error,
 which DVC and the stage commands write to, are redirected into the request's log file while
-the experiment runs. A first line `{"ready": true}` says the worker has imported DVC.
+the experiment runs. A first reply `{"ready": true}` means the worker has imported DVC.
 """
 
 from __future__ import annotations

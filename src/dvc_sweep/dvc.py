@@ -68,8 +68,8 @@ def git(repo: Path, *args: str, check: bool = True) -> str:
 def find_repo_root(start: Path) -> Path:
     """Return the root of the DVC repository containing `start`.
 
-    That is the nearest directory at or above `start`, inside the git work tree, that holds
-    a `.dvc` directory, so a DVC project in a subdirectory of a git repository (`dvc init
+    That is the nearest directory at or above `start`, inside the git work tree, that
+    contains a `.dvc` directory, so a DVC project in a subdirectory of a git repository (`dvc init
     --subdir`) works too. Raises EnvironmentProblemError with the fix when git or DVC is
     missing, when `start` is not inside a git repository with at least one commit, or when
     no `.dvc` directory is found.
@@ -205,7 +205,7 @@ def exp_show(repo: Path, baseline: str) -> ExpShow:
 def parse_exp_show(data: Any, baseline: str) -> ExpShow:
     """Parse DVC 3's `exp show --json` list for the record of `baseline`.
 
-    The list holds the workspace record (unless hidden) and one record per baseline commit.
+    The list contains the workspace record (unless hidden) and one record per baseline commit.
     Each baseline record carries `experiments: [{name, revs: [{rev, name, data, error}]}]`.
     A params or metrics file that DVC could not read has `error` instead of `data`.
     """
@@ -267,7 +267,7 @@ def _error_text(error: Any) -> str:
 def bundle_experiments(repo: Path, baseline: str, names: list[str], path: Path) -> int:
     """Write the experiment refs `names` of `baseline` into the git bundle `path`.
 
-    The bundle holds only the experiment commits, not the baseline's history, so the
+    The bundle contains only the experiment commits, not the baseline's history, so the
     repository that fetches it must have the baseline commit. Returns the number of refs.
     """
     prefix = experiment_ref_prefix(baseline)

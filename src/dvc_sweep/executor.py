@@ -53,7 +53,7 @@ class Task:
 
 @dataclass
 class Outcome:
-    """What happened to one task."""
+    """The outcome of one task: its status, experiment commit, timing and log."""
 
     task: Task
     status: Status
@@ -67,7 +67,7 @@ class Outcome:
 
 
 class WorkerStartError(Exception):
-    """A worker process could not be started; the message says why."""
+    """A worker process could not be started. The message gives the reason."""
 
 
 class _Worker:
@@ -302,7 +302,7 @@ class Executor:
 
         if reply.get("status") != "success" and self._stop.is_set():
             # Stopping kills workers and removes their clones, which can make a running
-            # experiment fail for reasons of its own: such a point counts as not run.
+            # experiment fail. Such a point counts as not run, because the stop caused it.
             return None, False
         if reply.get("status") == "success":
             rev = str(reply["rev"])

@@ -50,10 +50,11 @@ def run_sweep(
     """Run every point of `spec` as a DVC experiment of HEAD and return the results.
 
     Experiments that already exist for the same baseline commit with the same params are
-    reused. With `shard`, only every `shard.count`-th point, starting at `shard.index`, is
-    run, and only shard 1 runs the baseline when it needs running; `merge_results`
-    combines the shards. KeyboardInterrupt stops the run: finished experiments are kept, the others
-    are `not_run`, and the returned results have `interrupted` set.
+    reused. With `shard`, only every `shard.count`-th point is run, starting at
+    `shard.index`. Only shard 1 runs the baseline when it needs running, and
+    `merge_results` combines the shards. KeyboardInterrupt stops the run: finished
+    experiments are kept, the others are `not_run`, and the returned results have
+    `interrupted` set.
     """
     started_at = datetime.datetime.now(datetime.timezone.utc)
     started = time.monotonic()
@@ -139,9 +140,10 @@ def run_sweep(
         if point.status == "not_run" and point.error is None and not point.reused:
             point.error = "the sweep was interrupted first"
 
-    # No second `dvc exp show`: it would take as long as a short experiment. Reused points
-    # and the baseline come from the first one; new experiments carry the metrics their
-    # worker read from DVC, and the params DVC applied, which equal the planned ones.
+    # There is no second `dvc exp show`, because it would take as long as a short
+    # experiment. Reused points and the baseline come from the first one. New experiments
+    # carry the metrics their worker read through DVC, and the params DVC applied, which
+    # equal the planned ones.
     _collect(plan.points, shown_before, spec)
     baseline = _baseline(
         shown_before,
@@ -196,10 +198,10 @@ def _assign(
     taken = set(existing_refs)
     for point in points:
         expected = expected_params(shown.baseline.params, spec, point.params)
-        wanted = _params_key(expected)
+        expected_key = _params_key(expected)
         record: dvc.ExperimentRecord | None = shown.experiments.get(point.name)
-        if record is None or _params_key(record.params) != wanted or not record.metrics:
-            record = by_params.get(wanted)
+        if record is None or _params_key(record.params) != expected_key or not record.metrics:
+            record = by_params.get(expected_key)
         result = PointResult(
             index=point.index,
             name=point.name,
