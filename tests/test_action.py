@@ -3,7 +3,8 @@
 Every sweep here is real: a copy of the demo DVC project in a temporary git repository,
 two points of `train.n_est`, two jobs. The repository is shared by the tests of this
 module, so after the first sweep DVC's finished experiments are reused and each further
-run takes about a second.
+run takes about a second. The matrix tests use the faster tiny pipeline of conftest.py
+instead: two shards run once, each in its own clone, and the merge tests share them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -25,22 +27,19 @@ from typing import Any
 import pytest
 
 from dvc_sweep import action as action_module
+from dvc_sweep._workflow import StepSummary, WorkflowCommands, workflow_logging, write_outputs
 from dvc_sweep.action import (
     ActionInputs,
     ProgressUpdater,
     RunnerContext,
-    StepSummary,
-    WorkflowCommands,
     final_footer,
     parse_sweep_command,
     run_action,
-    workflow_logging,
-    write_outputs,
 )
 from dvc_sweep.errors import EnvironmentProblemError, ExitCode, UsageError
 from dvc_sweep.github import COMMENT_MAX_CHARS, comment_marker
 from dvc_sweep.results import SweepResults, read_results, write_results
-from tests.conftest import copy_demo, git, init_repo, init_repo_at
+from tests.conftest import copy_demo, git, init_repo, init_repo_at, make_tiny_repo
 from tests.fake_github import SECONDARY_LIMIT_MESSAGE, FakeGitHub, Token, iter_bodies
 
 REPO = "octo/demo"
@@ -48,6 +47,8 @@ PR = 7
 RUN_ID = "4242"
 WORKFLOW_FILE = ".github/workflows/sweep.yml"
 BOT = "github-actions[bot]"
+# An address on this machine where nothing listens: URLs that tests only print, never fetch.
+UNUSED_ORIGIN = "http://127.0.0.1:1"
 MARKER = comment_marker(WORKFLOW_FILE, "pr-grid")
 
 SPEC = """\
@@ -234,7 +235,7 @@ def issue_comment_event(comment: dict[str, Any], association: str) -> dict[str, 
             "number": PR,
             "title": "Tune the forest",
             "user": {"login": "alice"},
-            "pull_request": {"url": f"https://example.invalid/repos/{REPO}/pulls/{PR}"},
+            "pull_request": {"url": f"{UNUSED_ORIGIN}/repos/{REPO}/pulls/{PR}"},
         },
         "comment": {**comment, "author_association": association},
         "repository": repository(),
@@ -857,6 +858,185 @@ def test_action_cli_as_runner_runs_it(demo: Path, fake: FakeGitHub, tmp_path: Pa
     assert outputs["comment-url"] == comment["html_url"]
 
 
+# -- a matrix: shards on separate runners, then one merge --------------------------------------
+
+MATRIX_SPEC = """\
+name: matrix
+metric: {name: score, goal: maximize}
+parameters:
+  step.x: [1, 2, 3]
+jobs: 2
+"""
+MATRIX_MARKER = comment_marker(WORKFLOW_FILE, "matrix")
+
+
+def clone(source: Path, destination: Path) -> Path:
+    """Clone `source` as a runner's checkout: the commits, but no experiment refs."""
+    subprocess.run(["git", "clone", "--quiet", str(source), str(destination)], check=True)
+    git(destination, "config", "user.name", "dvc-sweep tests")
+    git(destination, "config", "user.email", "tests@dvc-sweep.invalid")
+    return destination
+
+
+def exp_names(repo: Path) -> list[str]:
+    refs = git(repo, "for-each-ref", "--format=%(refname)", "refs/exps")
+    return sorted(ref.rsplit("/", 1)[1] for ref in refs.splitlines())
+
+
+@dataclasses.dataclass
+class Matrix:
+    """Two shards of MATRIX_SPEC, each run by the action in its own clone."""
+
+    source: Path
+    artifacts: Path
+    shards: list[ActionResult]
+    fakes: list[FakeGitHub]
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
+    """Run shards 1/2 and 2/2 of the tiny pipeline, and keep their files as artifacts.
+
+    ``artifacts/sweep-shard-K/`` holds what shard K uploaded, laid out as
+    actions/download-artifact writes several artifacts: one directory per artifact.
+    """
+    home = tmp_path_factory.mktemp("matrix")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DVC_NO_ANALYTICS", "1")
+        source = make_tiny_repo(home / "source")
+        (source / "sweep.yaml").write_text(MATRIX_SPEC)
+        git(source, "add", "sweep.yaml")
+        git(source, "commit", "--quiet", "--message", "Add the sweep")
+        shards, fakes = [], []
+        for index in (1, 2):
+            checkout = clone(source, home / f"runner-{index}")
+            runner_home = home / f"home-{index}"
+            runner_home.mkdir()
+            with FakeGitHub() as server:
+                runner = Runner(checkout, server, runner_home)
+                shards.append(
+                    runner.run("pull_request", pull_request_event(checkout), shard=f"{index}/2")
+                )
+            fakes.append(server)
+            artifact = home / "artifacts" / f"sweep-shard-{index}"
+            artifact.mkdir(parents=True)
+            for name in ("sweep-results.json", "sweep-experiments.bundle"):
+                shutil.copy2(checkout / name, artifact / name)
+        yield Matrix(source=source, artifacts=home / "artifacts", shards=shards, fakes=fakes)
+
+
+@pytest.fixture
+def merger(matrix: Matrix, tmp_path: Path) -> Path:
+    """The checkout of the merge job, with the shards' artifacts downloaded into shards/."""
+    checkout = clone(matrix.source, tmp_path / "merger")
+    shutil.copytree(matrix.artifacts, checkout / "shards")
+    return checkout
+
+
+def test_action_shard_runs_its_points(matrix: Matrix) -> None:
+    for index, expected in ((1, [1, 3]), (2, [2])):
+        results = read_results(matrix.artifacts / f"sweep-shard-{index}" / "sweep-results.json")
+        assert [point.index for point in results.points] == expected
+        assert results.shard is not None
+        assert (results.shard.index, results.shard.count) == (index, 2)
+
+
+def test_action_shard_writes_bundle_output(matrix: Matrix) -> None:
+    for result in matrix.shards:
+        assert result.code == ExitCode.OK, result.log
+        bundle = Path(result.outputs["bundle-file"])
+        assert bundle.name == "sweep-experiments.bundle"
+        assert bundle.parent == Path(result.outputs["results-file"]).parent
+
+
+def test_action_shard_one_comments_progress_only(matrix: Matrix) -> None:
+    [comment] = matrix.fakes[0].comments_on(REPO, PR)
+    assert comment["body"].startswith(MATRIX_MARKER)
+    assert "2 of 2 points of shard 1 of 2 done" in comment["body"]
+    assert "is running" in comment["body"]
+    assert "## Sweep matrix" not in comment["body"]
+
+
+def test_action_other_shard_sends_no_request(matrix: Matrix) -> None:
+    assert matrix.fakes[1].requests == []
+    assert "shard 2 of 2 writes no comment" in matrix.shards[1].log
+
+
+def merge_environ(runner: Runner, repo: Path, merge: str) -> dict[str, str]:
+    return runner.environ("pull_request", pull_request_event(repo), merge=merge)
+
+
+def test_action_merge_comments_all_points(
+    matrix: Matrix, merger: Path, fake: FakeGitHub, tmp_path: Path
+) -> None:
+    """`dvc-sweep github` in a child process, as the report job of the matrix runs it."""
+    running = matrix.fakes[0].comments_on(REPO, PR)[0]["body"]
+    ours = fake.add_comment(REPO, PR, running, author=BOT)
+    env = {
+        **os.environ,
+        **merge_environ(Runner(merger, fake, tmp_path), merger, "shards/*/sweep-results.json"),
+    }
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "dvc_sweep", "github"],
+        cwd=merger, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert completed.returncode == ExitCode.OK, completed.stderr
+    [comment] = fake.comments_on(REPO, PR)
+    assert comment["id"] == ours["id"]
+    assert "## Sweep matrix on" in comment["body"]
+    for name in ("matrix-1", "matrix-2", "matrix-3"):
+        assert f"| {name}" in comment["body"]
+    assert "Ran 3 of 3 points" in comment["body"]
+    outputs = parse_outputs(Path(env["GITHUB_OUTPUT"]).read_text())
+    assert outputs["best-experiment"] == "matrix-3"
+    assert outputs["best-metric"] == "32"
+
+
+def test_action_merge_fetches_bundles(merger: Path, fake: FakeGitHub, tmp_path: Path) -> None:
+    runner = Runner(merger, fake, tmp_path)
+    result = runner.run(
+        "push", push_event(merger), merge="shards/sweep-shard-1/*.json\nshards/sweep-shard-2/*.json"
+    )
+    assert result.code == ExitCode.OK, result.log
+    assert exp_names(merger) == ["matrix-1", "matrix-2", "matrix-3"]
+    merged = read_results(merger / "sweep-results.json")
+    assert [point.status for point in merged.points] == ["success"] * 3
+    assert merged.shard is None
+
+
+def test_action_merge_missing_shard_exits_2(
+    matrix: Matrix, merger: Path, fake: FakeGitHub, tmp_path: Path
+) -> None:
+    running = matrix.fakes[0].comments_on(REPO, PR)[0]["body"]
+    fake.add_comment(REPO, PR, running, author=BOT)
+    runner = Runner(merger, fake, tmp_path)
+
+    result = runner.run(
+        "pull_request", pull_request_event(merger), merge="shards/sweep-shard-1/sweep-results.json"
+    )
+
+    assert result.code == ExitCode.INVALID_INPUT, result.log
+    assert "::error title=dvc-sweep failed::shard 2 of 2 is missing" in result.log
+    assert "shard 2 of 2 is missing" in result.summary
+    [comment] = fake.comments_on(REPO, PR)
+    assert "failed before it could report" in comment["body"]
+    assert "shard 2 of 2 is missing" in comment["body"]
+    assert exp_names(merger) == []
+
+
+def test_action_merge_without_match_exits_2(merger: Path, fake: FakeGitHub, tmp_path: Path) -> None:
+    result = Runner(merger, fake, tmp_path).run(
+        "pull_request", pull_request_event(merger), merge="artifacts/*.json"
+    )
+    assert result.code == ExitCode.INVALID_INPUT
+    assert "::error title=dvc-sweep failed::invalid input merge: no results file matches" in (
+        result.log
+    )
+    assert fake.requests == []
+
+
 # -- units -------------------------------------------------------------------------------------
 
 
@@ -918,6 +1098,23 @@ def test_inputs_defaults() -> None:
     assert inputs == ActionInputs()
 
 
+def test_inputs_reject_invalid_shard() -> None:
+    with pytest.raises(UsageError, match="invalid input shard: '3/2'"):
+        ActionInputs.from_env({"INPUT_SHARD": "3/2"})
+
+
+def test_inputs_reject_shard_with_merge() -> None:
+    with pytest.raises(
+        UsageError, match=re.escape("invalid inputs: shard: '1/2' and merge: 'a.json' are both set")
+    ):
+        ActionInputs.from_env({"INPUT_SHARD": "1/2", "INPUT_MERGE": "a.json"})
+
+
+def test_inputs_merge_splits_on_whitespace() -> None:
+    inputs = ActionInputs.from_env({"INPUT_MERGE": " a.json\nshards/*/b.json  c.json\n"})
+    assert inputs.merge == ("a.json", "shards/*/b.json", "c.json")
+
+
 def test_inputs_pr_number_with_hash() -> None:
     assert ActionInputs.from_env({"INPUT_PR_NUMBER": "#12"}).pr_number == 12
 
@@ -947,16 +1144,17 @@ def test_progress_updater_posts_latest_after_interval() -> None:
 
 def test_final_footer_links_commit() -> None:
     context = RunnerContext.from_env(
-        {"GITHUB_SERVER_URL": "http://127.0.0.1:1", "GITHUB_REPOSITORY": REPO}
+        {"GITHUB_SERVER_URL": UNUSED_ORIGIN, "GITHUB_REPOSITORY": REPO}
     )
     footer = final_footer(context, "a" * 40, None)
-    assert footer == f"\nCommit tested: [`aaaaaaa`](http://127.0.0.1:1/{REPO}/commit/{'a' * 40})\n"
+    assert footer == f"\nCommit tested: [`aaaaaaa`]({UNUSED_ORIGIN}/{REPO}/commit/{'a' * 40})\n"
 
 
 def test_final_footer_escapes_odd_commit() -> None:
-    context = RunnerContext.from_env({"GITHUB_SERVER_URL": "http://127.0.0.1:1"})
-    footer = final_footer(context, "](http://evil) @x", None)
-    assert "\\](http://evil)" in footer
+    """A commit text from a forged results file cannot close the link and start its own."""
+    context = RunnerContext.from_env({"GITHUB_SERVER_URL": UNUSED_ORIGIN})
+    footer = final_footer(context, f"]({UNUSED_ORIGIN}/steal) @x", None)
+    assert f"\\]({UNUSED_ORIGIN}/steal)" in footer
     assert "@x" not in footer
 
 

@@ -200,7 +200,8 @@ def test_client_rejects_next_link_to_other_origin(fake: FakeGitHub, client: GitH
         r"/issues/5/comments$",
         200,
         body=[],
-        headers={"Link": '<http://127.0.0.2:1/steal?page=2>; rel="next"'},
+        # The same host on another port is another origin; nothing listens on port 1.
+        headers={"Link": '<http://127.0.0.1:1/steal?page=2>; rel="next"'},
     )
     with pytest.raises(GitHubAPIError, match="not following"):
         list(client.list_issue_comments(REPO, 5))

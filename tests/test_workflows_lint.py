@@ -16,6 +16,8 @@ from dvc_sweep.action import ActionInputs
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 ACTION = ROOT / "action" / "action.yml"
+DOCS = ROOT / "docs" / "github-action.md"
+MATRIX_HEADING = "## A sweep across several runners"
 
 
 def load(path: Path) -> Any:
@@ -62,6 +64,54 @@ def test_action_matches_github_schema() -> None:
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
+@pytest.fixture
+def matrix_example(tmp_path: Path) -> Path:
+    """The matrix workflow of the docs, written where a repository keeps its workflows."""
+    section = DOCS.read_text(encoding="utf-8").split(MATRIX_HEADING, 1)[1]
+    match = re.search(r"^```yaml\n(.*?)^```$", section, re.MULTILINE | re.DOTALL)
+    assert match is not None, f"no yaml block under {MATRIX_HEADING!r} in {DOCS}"
+    path = tmp_path / ".github" / "workflows" / "sweep-matrix.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(match.group(1), encoding="utf-8")
+    return path
+
+
+def test_matrix_example_passes_zizmor(matrix_example: Path) -> None:
+    completed = run(tool("zizmor"), "--offline", "--persona", "auditor", str(matrix_example))
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_matrix_example_matches_github_schema(matrix_example: Path) -> None:
+    completed = run(
+        tool("check-jsonschema"),
+        "--builtin-schema",
+        "vendor.github-workflows",
+        str(matrix_example),
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_matrix_example_shards_and_merges(matrix_example: Path) -> None:
+    jobs = load(matrix_example)["jobs"]
+    assert jobs["sweep"]["strategy"]["matrix"]["shard"] == [1, 2, 3]
+    [shard_step] = [step for step in jobs["sweep"]["steps"] if step.get("uses") == "./action"]
+    assert shard_step["with"]["shard"] == "${{ matrix.shard }}/3"
+    assert jobs["report"]["needs"] == "sweep"
+    [merge_step] = [step for step in jobs["report"]["steps"] if step.get("uses") == "./action"]
+    assert merge_step["with"]["merge"] == "shards/*/sweep-results.json"
+
+
+def test_matrix_example_pins_actions_by_sha(matrix_example: Path) -> None:
+    uses = [
+        step["uses"]
+        for job in load(matrix_example)["jobs"].values()
+        for step in job["steps"]
+        if not step.get("uses", "./").startswith("./")
+    ]
+    assert uses
+    assert all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", use) for use in uses), uses
+
+
 def run_steps() -> list[tuple[Path, dict[str, Any]]]:
     steps = [(ACTION, step) for step in load(ACTION)["runs"]["steps"]]
     for workflow in WORKFLOWS:
@@ -103,7 +153,7 @@ def test_action_outputs_come_from_the_step() -> None:
     outputs = load(ACTION)["outputs"]
     assert set(outputs) == {
         "best-experiment", "best-params", "best-metric",
-        "results-file", "report-file", "comment-url",
+        "results-file", "report-file", "bundle-file", "comment-url",
     }  # fmt: skip
     for name, spec in outputs.items():
         assert spec["value"] == f"${{{{ steps.sweep.outputs.{name} }}}}"

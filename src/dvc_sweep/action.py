@@ -12,23 +12,29 @@ What each event does:
   spec file). Anyone else gets a reply and nothing runs.
 - ``workflow_dispatch``, ``push`` and the rest: sweep, write the job summary, and comment
   only when the ``pr-number`` input names a pull request.
+
+In a matrix, the ``shard`` input runs one shard of the sweep and writes a git bundle of
+its experiments, and only shard 1 comments, with its progress. A later job with the
+``merge`` input merges the shards' results files, fetches their bundles and publishes
+the whole sweep's report as a normal run does. ``from-results`` publishes the results
+file of another workflow run (the pattern for pull requests from forks).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
+import glob
 import json
 import logging
 import math
 import os
 import re
 import signal
-import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any, Literal
@@ -36,7 +42,9 @@ from typing import IO, Any, Literal
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from dvc_sweep.dvc import find_repo_root, head_commit
+from dvc_sweep._workflow import StepSummary, WorkflowCommands, workflow_logging, write_outputs
+from dvc_sweep.commands.run import parse_shard
+from dvc_sweep.dvc import bundle_experiments, fetch_bundle, find_repo_root, head_commit
 from dvc_sweep.errors import (
     EnvironmentProblemError,
     ExitCode,
@@ -56,15 +64,18 @@ from dvc_sweep.github import (
     comment_marker,
 )
 from dvc_sweep.plan import plan_points
-from dvc_sweep.report import best_point, escape_markdown, fenced_block, render_markdown
-from dvc_sweep.results import SweepResults, flatten_file_metrics, read_results, write_results
+from dvc_sweep.report import (
+    best_point,
+    escape_markdown,
+    fenced_block,
+    goal_metric_value,
+    render_markdown,
+)
+from dvc_sweep.results import Shard, SweepResults, merge_results, read_results, write_results
 from dvc_sweep.spec import DEFAULT_NAME, SweepSpec, load_spec
 from dvc_sweep.sweep import Progress, run_sweep
 
 logger = logging.getLogger(__name__)
-
-#: GitHub truncates a step summary larger than 1 MiB, measured in bytes of UTF-8.
-STEP_SUMMARY_MAX_BYTES = 1024 * 1024
 
 #: Room left in a comment for the marker and the footer around the report.
 COMMENT_RESERVED_CHARS = 2_000
@@ -78,6 +89,8 @@ TRUSTED_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
 SWEEP_COMMAND = "/sweep"
 RESULTS_FILE = "sweep-results.json"
 REPORT_FILE = "sweep-report.md"
+#: The git bundle of a shard's experiments, written next to its results file.
+BUNDLE_FILE = "sweep-experiments.bundle"
 
 #: Minimum seconds between two progress updates of the comment while the sweep runs.
 PROGRESS_INTERVAL = 10.0
@@ -110,6 +123,8 @@ class ActionInputs:
     pr_number: int | None = None
     fail_on_error: bool = True
     from_results: str | None = None
+    shard: Shard | None = None
+    merge: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ActionInputs:
@@ -125,7 +140,7 @@ class ActionInputs:
                 hint="use 'true', 'false' or 'required'",
             )
         spec = environ.get("INPUT_SPEC", "")
-        return cls(
+        inputs = cls(
             spec_file=text("SPEC_FILE", "sweep.yaml"),
             spec=spec if spec.strip() else None,
             working_directory=text("WORKING_DIRECTORY", "."),
@@ -137,7 +152,26 @@ class ActionInputs:
             pr_number=_positive_int("pr-number", text("PR_NUMBER").lstrip("#")),
             fail_on_error=_boolean("fail-on-error", text("FAIL_ON_ERROR", "true")),
             from_results=text("FROM_RESULTS") or None,
+            shard=_shard("shard", text("SHARD")),
+            # Split on whitespace without quoting, so a path with a space needs a glob.
+            merge=tuple(text("MERGE").split()),
         )
+        modes = [
+            f"{name}: {value!r}"
+            for name, value in (
+                ("shard", text("SHARD")),
+                ("merge", text("MERGE")),
+                ("from-results", text("FROM_RESULTS")),
+            )
+            if value
+        ]
+        if len(modes) > 1:
+            raise UsageError(
+                f"invalid inputs: {' and '.join(modes)} are both set, but the action runs "
+                "one of shard, merge and from-results at a time",
+                hint="set shard in the matrix jobs, and merge or from-results in one later job",
+            )
+        return inputs
 
 
 def _positive_int(name: str, value: str) -> int | None:
@@ -153,6 +187,19 @@ def _positive_int(name: str, value: str) -> int | None:
     if number < 1:
         raise UsageError(f"invalid input {name}: {number} is less than 1")
     return number
+
+
+def _shard(name: str, value: str) -> Shard | None:
+    if not value:
+        return None
+    try:
+        return parse_shard(value)
+    except argparse.ArgumentTypeError:
+        raise UsageError(
+            f"invalid input {name}: {value!r} is not K/N with 1 <= K <= N",
+            hint=f"set {name} to, for example, 2/3 for the second of three shards, or leave "
+            "it empty to run the whole sweep",
+        ) from None
 
 
 def _boolean(name: str, value: str) -> bool:
@@ -240,120 +287,6 @@ def _workflow_identity(environ: Mapping[str, str]) -> str:
 
 def _optional_path(value: str | None) -> Path | None:
     return Path(value) if value else None
-
-
-# -- workflow commands -------------------------------------------------------------------------
-
-
-class WorkflowCommands:
-    """Writes ``::command::`` lines that the runner reads from the step's output."""
-
-    def __init__(self, stream: IO[str] | None = None) -> None:
-        self._stream = stream
-
-    def _write(self, line: str) -> None:
-        stream = self._stream or sys.stderr
-        stream.write(line + "\n")
-        stream.flush()
-
-    def add_mask(self, value: str) -> None:
-        """Ask the runner to replace ``value`` with ``***`` in every later log line."""
-        if value:
-            self._write(f"::add-mask::{_escape_data(value)}")
-
-    def error(
-        self,
-        message: str,
-        *,
-        file: str | None = None,
-        line: int | None = None,
-        column: int | None = None,
-        title: str | None = None,
-    ) -> None:
-        """Write an error annotation, placed on a file and line when they are given."""
-        properties = []
-        if file:
-            properties.append(f"file={_escape_property(file)}")
-            if line is not None:
-                properties.append(f"line={line}")
-                if column is not None:
-                    properties.append(f"col={column}")
-        if title:
-            properties.append(f"title={_escape_property(title)}")
-        joined = " " + ",".join(properties) if properties else ""
-        self._write(f"::error{joined}::{_escape_data(message)}")
-
-
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-class WorkflowLogHandler(logging.Handler):
-    """Formats log records as the runner expects: warnings and errors become annotations."""
-
-    def __init__(self, stream: IO[str] | None = None) -> None:
-        super().__init__()
-        self._stream = stream
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Write one record as a plain line or a ``::warning::``/``::error::`` command."""
-        try:
-            message = self.format(record)
-            if record.levelno >= logging.ERROR:
-                line = f"::error::{_escape_data(message)}"
-            elif record.levelno >= logging.WARNING:
-                line = f"::warning::{_escape_data(message)}"
-            elif record.levelno <= logging.DEBUG:
-                line = f"::debug::{_escape_data(message)}"
-            else:
-                line = f"dvc-sweep: {message}"
-            stream = self._stream or sys.stderr
-            stream.write(line + "\n")
-            stream.flush()
-        except Exception:  # noqa: BLE001  # logging must never raise; the base class reports it
-            self.handleError(record)
-
-
-def write_outputs(path: Path | None, outputs: Mapping[str, str]) -> None:
-    """Append step outputs to ``$GITHUB_OUTPUT`` in the multiline-safe heredoc form."""
-    if path is None:
-        logger.debug("GITHUB_OUTPUT is not set, so the outputs are not written")
-        return
-    with path.open("a", encoding="utf-8") as file:
-        for name, value in outputs.items():
-            delimiter = f"ghadelimiter_{uuid.uuid4()}"
-            while delimiter in value:
-                delimiter = f"ghadelimiter_{uuid.uuid4()}"
-            file.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
-
-
-class StepSummary:
-    """Appends markdown to ``$GITHUB_STEP_SUMMARY`` and keeps the step under 1 MiB."""
-
-    def __init__(self, path: Path | None, limit: int = STEP_SUMMARY_MAX_BYTES) -> None:
-        self.path = path
-        self.remaining = limit
-
-    def append(self, markdown: str) -> bool:
-        """Append ``markdown`` if it fits in what is left; return whether it was written."""
-        if self.path is None:
-            return False
-        size = len(markdown.encode("utf-8"))
-        if size > self.remaining:
-            logger.warning(
-                "not writing %d bytes to the job summary: only %d bytes of GitHub's 1 MiB "
-                "limit are left",
-                size, self.remaining,
-            )  # fmt: skip
-            return False
-        with self.path.open("a", encoding="utf-8") as file:
-            file.write(markdown)
-        self.remaining -= size
-        return True
 
 
 # -- the event ---------------------------------------------------------------------------------
@@ -638,15 +571,24 @@ def running_body(
     done: int,
     total: int,
     commit: str | None,
+    shard: Shard | None = None,
 ) -> str:
-    """Return the comment body shown while the sweep runs."""
+    """Return the comment body shown while the sweep, or shard 1 of a matrix, runs."""
     on_commit = f" on commit {_commit_text(context, commit)}" if commit else ""
     run = _link("workflow run", context.run_url)
+    if shard is None:
+        status = f"{done} of {total} points done{on_commit}. "
+        ending = "when the sweep ends"
+    else:
+        status = (
+            f"{done} of {total} points of shard {shard.index} of {shard.count} done{on_commit}; "
+            "the other shards run on their own runners. "
+        )
+        ending = "of all shards when they are merged"
     return (
         f"{marker}\n"
         f"### ⏳ dvc-sweep: {escape_markdown(name)} is running\n\n"
-        f"{done} of {total} points done{on_commit}. "
-        f"This comment will show the ranked results when the sweep ends. Progress: {run}.\n"
+        f"{status}This comment will show the ranked results {ending}. Progress: {run}.\n"
     )
 
 
@@ -715,30 +657,6 @@ def guess_sweep_name(text: str | None) -> str:
 # -- outputs -----------------------------------------------------------------------------------
 
 
-def goal_metric_value(spec: Mapping[str, Any], metrics: dict[str, dict[str, Any]]) -> object:
-    """Return the value of the spec's goal metric in one point's metrics, or None.
-
-    Without a metric in the spec, the first numeric metric is returned, which is the one
-    the report ranks by.
-    """
-    metric = spec.get("metric")
-    per_file = {file: flatten_file_metrics(data) for file, data in sorted(metrics.items())}
-    if isinstance(metric, dict) and isinstance(metric.get("name"), str):
-        name = metric["name"]
-        file = metric.get("file")
-        if isinstance(file, str):
-            return per_file.get(file, {}).get(name)
-        for flat in per_file.values():
-            if name in flat:
-                return flat[name]
-        return None
-    for data in metrics.values():
-        for value in flatten_file_metrics(data).values():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return value
-    return None
-
-
 def _json_value(value: object) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
@@ -804,6 +722,7 @@ def run_action(
             "best-metric": "",
             "results-file": "",
             "report-file": "",
+            "bundle-file": "",
             "comment-url": "",
         },
     )
@@ -854,6 +773,8 @@ def _run(run: _Run, *, progress_interval: float) -> int:
         )
     if inputs.from_results is not None:
         return _report_only(run, target, working_directory)
+    if inputs.merge:
+        return _merge(run, target, working_directory)
     repo_root = find_repo_root(working_directory)
 
     spec_text, source = _spec_source(inputs, target)
@@ -867,6 +788,12 @@ def _run(run: _Run, *, progress_interval: float) -> int:
         )
     elif inputs.comment == "false":
         logger.info("the comment input is false, so no comment is written")
+    elif inputs.shard is not None and inputs.shard.index != 1:
+        logger.info(
+            "shard %d of %d writes no comment: shard 1 shows the progress, and the job "
+            "with the merge input writes the report",
+            inputs.shard.index, inputs.shard.count,
+        )  # fmt: skip
     # Until the spec is valid, its name is a guess from the raw YAML.
     run.comment = _pull_request_comment(run, target, guessed_name)
 
@@ -886,6 +813,8 @@ def _run(run: _Run, *, progress_interval: float) -> int:
 def _pull_request_comment(run: _Run, target: Target, sweep_name: str) -> PullRequestComment:
     """Return the comment of this workflow and sweep, disabled when there is none to write."""
     if run.client is None or target.pr_number is None or run.inputs.comment == "false":
+        return PullRequestComment(None)
+    if run.inputs.shard is not None and run.inputs.shard.index != 1:
         return PullRequestComment(None)
     if run.authors is None:
         run.authors = _comment_authors(run.inputs, run.client)
@@ -1006,21 +935,30 @@ def _sweep(
             tested[:7], target.head_sha[:7],
         )  # fmt: skip
     marker = comment_marker(context.workflow, spec.name)
+    shard = inputs.shard
 
     def post_progress(done: int, total: int) -> None:
         run.comment.write(
-            running_body(marker, spec.name, context, done=done, total=total, commit=tested)
+            running_body(
+                marker, spec.name, context, done=done, total=total, commit=tested, shard=shard
+            )
         )
 
+    points = plan_points(spec)
+    if shard is not None:
+        # The same selection as run_sweep makes: every N-th point, starting at point K.
+        points = [point for point in points if (point.index - 1) % shard.count == shard.index - 1]
     updater = ProgressUpdater(post_progress, interval=progress_interval)
-    updater.start(0, len(plan_points(spec)))
+    updater.start(0, len(points))
 
     def on_progress(progress: Progress) -> None:
         updater.update(progress.done, progress.total)
 
     previous = signal.signal(signal.SIGTERM, _raise_interrupt) if _main_thread() else None
     try:
-        results = run_sweep(spec, repo_root=repo_root, jobs=inputs.jobs, on_progress=on_progress)
+        results = run_sweep(
+            spec, repo_root=repo_root, jobs=inputs.jobs, on_progress=on_progress, shard=shard
+        )
     except Exception as error:
         # Replace the "running" comment, which would otherwise stay forever.
         updater.stop()
@@ -1033,6 +971,11 @@ def _sweep(
 
     results_file = working_directory / RESULTS_FILE
     write_results(results, results_file)
+    if shard is not None:
+        _write_bundle(run, results, repo_root, working_directory / BUNDLE_FILE)
+        # The job with the merge input writes the report into the comment.
+        done = sum(1 for point in results.points if point.status != "not_run")
+        post_progress(done, len(results.points))
     return _publish(
         run,
         results,
@@ -1040,7 +983,106 @@ def _sweep(
         head_sha=target.head_sha,
         results_file=results_file,
         report_file=working_directory / REPORT_FILE,
+        final_comment=shard is None,
     )
+
+
+def _write_bundle(run: _Run, results: SweepResults, repo_root: Path, bundle_file: Path) -> None:
+    """Write the shard's finished experiments to a git bundle for the merge job to fetch."""
+    # A bundle left by an earlier run on a reused runner would bring stale experiments.
+    bundle_file.unlink(missing_ok=True)
+    names = [point.name for point in results.points if point.status == "success"]
+    if results.baseline.name:
+        names.append(results.baseline.name)
+    count = bundle_experiments(repo_root, results.baseline.commit, names, bundle_file)
+    if count:
+        logger.info("wrote %d experiments to the bundle %s", count, bundle_file)
+        run.outputs["bundle-file"] = str(bundle_file.resolve())
+    else:
+        logger.warning("no finished experiments, so no bundle was written to %s", bundle_file)
+
+
+def _merge(run: _Run, target: Target, working_directory: Path) -> int:
+    """Merge the results files of a matrix's shards, then publish them as a sweep's results.
+
+    The git bundles found in the directories of the results files are fetched into the
+    repository at working-directory, so its `dvc exp show` lists every shard's experiments.
+    """
+    context = run.context
+    results_file = working_directory / RESULTS_FILE
+    paths = _merge_paths(run.inputs.merge, working_directory, exclude=results_file)
+    first = read_results(paths[0])
+    name = str(first.spec.get("name") or DEFAULT_NAME)
+    run.comment = _pull_request_comment(run, target, name)
+    marker = comment_marker(context.workflow, name)
+    bundles = sorted({bundle for path in paths for bundle in path.parent.glob("*.bundle")})
+    try:
+        parts = [(_display_path(paths[0], working_directory), first)]
+        parts += [
+            (_display_path(path, working_directory), read_results(path)) for path in paths[1:]
+        ]
+        merged = merge_results(parts)
+        if bundles:
+            repo_root = find_repo_root(working_directory)
+            for bundle in bundles:
+                fetch_bundle(repo_root, bundle)
+                logger.info("fetched the experiments of %s", bundle)
+    except SweepError as error:
+        # Replace shard 1's "running" comment, which would otherwise stay forever.
+        run.comment.write(failed_body(marker, name, error, context))
+        raise
+    logger.info("merged %d results files and %d bundles", len(parts), len(bundles))
+
+    tested = merged.baseline.commit
+    if target.head_sha and target.head_sha != tested:
+        logger.warning(
+            "the shards tested commit %s, not the pull request head %s; check out the head "
+            "commit in the matrix jobs",
+            tested[:7], target.head_sha[:7],
+        )  # fmt: skip
+    write_results(merged, results_file)
+    return _publish(
+        run,
+        merged,
+        marker=marker,
+        head_sha=target.head_sha,
+        results_file=results_file,
+        report_file=working_directory / REPORT_FILE,
+    )
+
+
+def _merge_paths(
+    patterns: tuple[str, ...], working_directory: Path, *, exclude: Path
+) -> list[Path]:
+    """Expand the merge input's paths and glob patterns, relative to `working_directory`."""
+    paths: dict[Path, None] = {}
+    for pattern in patterns:
+        # Path.glob rejects absolute patterns before Python 3.13, and the input may have them.
+        matches = sorted(glob.glob(pattern, root_dir=working_directory, recursive=True))  # noqa: PTH207
+        if not matches:
+            logger.warning("no results file matches %r in %s", pattern, working_directory)
+        for match in matches:
+            path = (working_directory / match).resolve()
+            if path == exclude.resolve():
+                logger.warning("not merging %s: the merged results are written to that file", match)
+                continue
+            if path.is_file():
+                paths[path] = None
+    if not paths:
+        raise UsageError(
+            f"invalid input merge: no results file matches {' '.join(patterns)!r} in "
+            f"{working_directory}",
+            hint="download the matrix jobs' artifacts first, and give their paths relative to "
+            "working-directory, for example shards/*/sweep-results.json",
+        )
+    return list(paths)
+
+
+def _display_path(path: Path, working_directory: Path) -> str:
+    try:
+        return path.relative_to(working_directory.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _report_only(run: _Run, target: Target, working_directory: Path) -> int:
@@ -1093,6 +1135,7 @@ def _publish(
     head_sha: str | None,
     results_file: Path,
     report_file: Path,
+    final_comment: bool = True,
 ) -> int:
     """Write the report file, the job summary, the final comment and the outputs."""
     context = run.context
@@ -1109,16 +1152,15 @@ def _publish(
     short = f"{marker}\n" + render_markdown(
         results, run_url=context.run_url, chart=False, max_chars=SHORT_COMMENT_CHARS
     ) + footer  # fmt: skip
-    run.comment.write(body, short_body=short)
+    if final_comment:
+        run.comment.write(body, short_body=short)
 
     best = best_point(results)
     run.outputs.update(
         {
             "best-experiment": best.name if best else "",
             "best-params": json.dumps(best.swept if best else {}, sort_keys=False),
-            "best-metric": _json_value(goal_metric_value(results.spec, best.metrics))
-            if best
-            else "",
+            "best-metric": _json_value(goal_metric_value(results, best)) if best else "",
             "results-file": str(results_file.resolve()),
             "report-file": str(report_file.resolve()),
         }
@@ -1182,22 +1224,6 @@ def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
-
-
-@contextlib.contextmanager
-def workflow_logging(stream: IO[str] | None, *, verbose: bool) -> Iterator[None]:
-    """Send the package's log records to ``stream`` in the runner's format while active."""
-    root = logging.getLogger("dvc_sweep")
-    handler = WorkflowLogHandler(stream)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    saved = (root.handlers[:], root.level, root.propagate)
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    root.propagate = False
-    try:
-        yield
-    finally:
-        root.handlers[:], root.level, root.propagate = saved
 
 
 def run_in_runner(*, verbose: bool = False) -> int:

@@ -385,6 +385,21 @@ def best_point(results: SweepResults) -> PointResult | None:
     return best[1] if best else None
 
 
+def goal_metric_value(results: SweepResults, point: PointResult) -> object:
+    """Return the value of the goal metric that the report ranks `point` by, or None.
+
+    The goal is resolved as for the ranking: the spec's metric, found in the first metrics
+    file (in sorted order) that has the key anywhere in the sweep unless the spec names the
+    file, or else the first numeric metric. The value is returned as stored, so it may be
+    NaN, an infinity or not a number at all. `point` must be one of ``results.points``.
+    """
+    metrics = _Metrics(results)
+    goal = metrics.resolve_goal(results.spec.get("metric"))
+    if goal.label is None:
+        return None
+    return metrics.by_point[point.index].get(goal.label)
+
+
 def render_json(results: SweepResults) -> str:
     """Return the results as JSON, the same text `write_results` writes to the file."""
     return dumps_results(results)

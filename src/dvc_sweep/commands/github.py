@@ -12,8 +12,9 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the parser of `dvc-sweep github`."""
     parser = ArgumentParser(
         prog="dvc-sweep github",
-        description="Run the sweep that the GitHub Actions event asks for, write the job "
-        "summary and the step outputs, and keep one pull request comment up to date. The "
+        description="Run the sweep that the GitHub Actions event asks for (or one shard of "
+        "it, or merge the shards' results), write the job summary and the step outputs, and "
+        "keep one pull request comment up to date. The "
         "action's inputs come from the INPUT_* environment variables that action/action.yml "
         "sets, and the event from the runner's GITHUB_* variables.",
         epilog="Exit codes: 0 done (also when the comment could not be written, unless the "
