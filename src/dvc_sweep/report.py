@@ -822,6 +822,10 @@ def _reproduce(report: _Report) -> list[str]:
         f"Or run it again with commit {escape_markdown(commit)} checked out:",
         "",
         fenced_block(run_command + "\n", "sh"),
+        "",
+        "Any other row works the same way: `dvc exp apply` takes the experiment name from "
+        "the table, and the results file lists each point's `-S` overrides "
+        "(`dvc-sweep report --format json`).",
     ]
     return parts
 
