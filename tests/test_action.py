@@ -27,15 +27,10 @@ from typing import Any
 import pytest
 
 from dvc_sweep import action as action_module
+from dvc_sweep._comment import ProgressUpdater, final_footer
+from dvc_sweep._events import ActionInputs, RunnerContext, parse_sweep_command
 from dvc_sweep._workflow import StepSummary, WorkflowCommands, workflow_logging, write_outputs
-from dvc_sweep.action import (
-    ActionInputs,
-    ProgressUpdater,
-    RunnerContext,
-    final_footer,
-    parse_sweep_command,
-    run_action,
-)
+from dvc_sweep.action import run_action
 from dvc_sweep.errors import EnvironmentProblemError, ExitCode, UsageError
 from dvc_sweep.github import COMMENT_MAX_CHARS, comment_marker
 from dvc_sweep.results import SweepResults, read_results, write_results

@@ -18,11 +18,13 @@ its experiments, and only shard 1 comments, with its progress. A later job with 
 ``merge`` input merges the shards' results files, fetches their bundles and publishes
 the whole sweep's report as a normal run does. ``from-results`` publishes the results
 file of another workflow run (the pattern for pull requests from forks).
+
+`dvc_sweep._events` reads the inputs and the event, and `dvc_sweep._comment` writes the
+pull request comment.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import glob
@@ -30,23 +32,35 @@ import json
 import logging
 import math
 import os
-import re
 import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, Literal
+from typing import IO
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
+from dvc_sweep._comment import (
+    PROGRESS_INTERVAL,
+    ProgressUpdater,
+    PullRequestComment,
+    failed_body,
+    final_footer,
+    guess_sweep_name,
+    invalid_spec_body,
+    running_body,
+)
+from dvc_sweep._events import (
+    ActionInputs,
+    EventSkipped,
+    RunnerContext,
+    Target,
+    optional_path,
+    resolve_target,
+)
 from dvc_sweep._workflow import StepSummary, WorkflowCommands, workflow_logging, write_outputs
-from dvc_sweep.commands.run import parse_shard
 from dvc_sweep.dvc import bundle_experiments, fetch_bundle, find_repo_root, head_commit
 from dvc_sweep.errors import (
-    EnvironmentProblemError,
     ExitCode,
     SpecError,
     SpecErrorGroup,
@@ -59,19 +73,17 @@ from dvc_sweep.github import (
     CommentUpserter,
     GitHubAPIError,
     GitHubClient,
-    IntegrationAccessError,
     RetryPolicy,
     comment_marker,
 )
 from dvc_sweep.plan import plan_points
 from dvc_sweep.report import (
     best_point,
-    escape_markdown,
     fenced_block,
     goal_metric_value,
     render_markdown,
 )
-from dvc_sweep.results import Shard, SweepResults, merge_results, read_results, write_results
+from dvc_sweep.results import SweepResults, merge_results, read_results, write_results
 from dvc_sweep.spec import DEFAULT_NAME, SweepSpec, load_spec
 from dvc_sweep.sweep import Progress, run_sweep
 
@@ -83,575 +95,10 @@ COMMENT_RESERVED_CHARS = 2_000
 #: Length of the body sent after GitHub rejected the full one as too long.
 SHORT_COMMENT_CHARS = 8_000
 
-#: ``author_association`` values whose ``/sweep`` comments start a sweep.
-TRUSTED_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
-
-SWEEP_COMMAND = "/sweep"
 RESULTS_FILE = "sweep-results.json"
 REPORT_FILE = "sweep-report.md"
 #: The git bundle of a shard's experiments, written next to its results file.
 BUNDLE_FILE = "sweep-experiments.bundle"
-
-#: Minimum seconds between two progress updates of the comment while the sweep runs.
-PROGRESS_INTERVAL = 10.0
-
-CommentMode = Literal["true", "false", "required"]
-
-_SHA_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-_COMMAND_RE = re.compile(r"\A\s*/sweep(?=\s|\Z)")
-_FENCE_RE = re.compile(
-    r"^(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$",
-    re.MULTILINE | re.DOTALL,
-)
-
-
-# -- inputs and runner context -----------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class ActionInputs:
-    """The action's inputs, read from the ``INPUT_*`` variables that action.yml sets."""
-
-    spec_file: str = "sweep.yaml"
-    spec: str | None = None
-    working_directory: str = "."
-    jobs: int | None = None
-    max_experiments: int = 100
-    token: str = ""
-    comment: CommentMode = "true"
-    comment_author: str | None = None
-    pr_number: int | None = None
-    fail_on_error: bool = True
-    from_results: str | None = None
-    shard: Shard | None = None
-    merge: tuple[str, ...] = ()
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> ActionInputs:
-        """Read and validate every input; raise UsageError that quotes the bad value."""
-
-        def text(name: str, default: str = "") -> str:
-            return environ.get(f"INPUT_{name}", "").strip() or default
-
-        comment = text("COMMENT", "true").lower()
-        if comment not in ("true", "false", "required"):
-            raise UsageError(
-                f"invalid input comment: {comment!r}",
-                hint="use 'true', 'false' or 'required'",
-            )
-        spec = environ.get("INPUT_SPEC", "")
-        inputs = cls(
-            spec_file=text("SPEC_FILE", "sweep.yaml"),
-            spec=spec if spec.strip() else None,
-            working_directory=text("WORKING_DIRECTORY", "."),
-            jobs=_positive_int("jobs", text("JOBS")),
-            max_experiments=_positive_int("max-experiments", text("MAX_EXPERIMENTS", "100")) or 100,
-            token=environ.get("INPUT_TOKEN", "").strip(),
-            comment=comment,  # type: ignore[arg-type]  # checked against the literals above
-            comment_author=text("COMMENT_AUTHOR") or None,
-            pr_number=_positive_int("pr-number", text("PR_NUMBER").lstrip("#")),
-            fail_on_error=_boolean("fail-on-error", text("FAIL_ON_ERROR", "true")),
-            from_results=text("FROM_RESULTS") or None,
-            shard=_shard("shard", text("SHARD")),
-            # Split on whitespace without quoting, so a path with a space needs a glob.
-            merge=tuple(text("MERGE").split()),
-        )
-        modes = [
-            f"{name}: {value!r}"
-            for name, value in (
-                ("shard", text("SHARD")),
-                ("merge", text("MERGE")),
-                ("from-results", text("FROM_RESULTS")),
-            )
-            if value
-        ]
-        if len(modes) > 1:
-            raise UsageError(
-                f"invalid inputs: {' and '.join(modes)} are both set, but the action runs "
-                "one of shard, merge and from-results at a time",
-                hint="set shard in the matrix jobs, and merge or from-results in one later job",
-            )
-        return inputs
-
-
-def _positive_int(name: str, value: str) -> int | None:
-    if not value:
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise UsageError(
-            f"invalid input {name}: {value!r} is not an integer",
-            hint=f"set {name} to a positive integer, or leave it empty",
-        ) from None
-    if number < 1:
-        raise UsageError(f"invalid input {name}: {number} is less than 1")
-    return number
-
-
-def _shard(name: str, value: str) -> Shard | None:
-    if not value:
-        return None
-    try:
-        return parse_shard(value)
-    except argparse.ArgumentTypeError:
-        raise UsageError(
-            f"invalid input {name}: {value!r} is not K/N with 1 <= K <= N",
-            hint=f"set {name} to, for example, 2/3 for the second of three shards, or leave "
-            "it empty to run the whole sweep",
-        ) from None
-
-
-def _boolean(name: str, value: str) -> bool:
-    lowered = value.lower()
-    if lowered not in ("true", "false"):
-        raise UsageError(f"invalid input {name}: {value!r}", hint="use 'true' or 'false'")
-    return lowered == "true"
-
-
-@dataclasses.dataclass(frozen=True)
-class RunnerContext:
-    """The variables a GitHub Actions runner sets for a step, and the event payload."""
-
-    event_name: str
-    event: dict[str, Any]
-    repository: str
-    api_url: str
-    server_url: str
-    run_id: str
-    workflow: str
-    sha: str
-    workspace: Path
-    step_summary: Path | None
-    output: Path | None
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> RunnerContext:
-        """Read the runner's ``GITHUB_*`` variables and load the event payload."""
-        event: dict[str, Any] = {}
-        event_path = environ.get("GITHUB_EVENT_PATH")
-        if event_path:
-            try:
-                loaded = json.loads(Path(event_path).read_text(encoding="utf-8"))
-            except (OSError, ValueError) as error:
-                raise EnvironmentProblemError(
-                    f"cannot read the event payload {event_path}: {error}",
-                    hint="GITHUB_EVENT_PATH must name the JSON file the runner wrote",
-                ) from None
-            if isinstance(loaded, dict):
-                event = loaded
-        return cls(
-            event_name=environ.get("GITHUB_EVENT_NAME", ""),
-            event=event,
-            repository=environ.get("GITHUB_REPOSITORY", ""),
-            api_url=environ.get("GITHUB_API_URL", ""),
-            server_url=environ.get("GITHUB_SERVER_URL", "").rstrip("/"),
-            run_id=environ.get("GITHUB_RUN_ID", ""),
-            workflow=_workflow_identity(environ),
-            sha=environ.get("GITHUB_SHA", ""),
-            workspace=Path(environ.get("GITHUB_WORKSPACE") or Path.cwd()),
-            step_summary=_optional_path(environ.get("GITHUB_STEP_SUMMARY")),
-            output=_optional_path(environ.get("GITHUB_OUTPUT")),
-        )
-
-    @property
-    def run_url(self) -> str | None:
-        """Return the URL of the workflow run, or None outside a runner."""
-        if not (self.server_url and self.repository and self.run_id):
-            return None
-        return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
-
-    def commit_url(self, sha: str) -> str | None:
-        """Return the URL of a commit of the repository, or None outside a runner."""
-        if not (self.server_url and self.repository):
-            return None
-        return f"{self.server_url}/{self.repository}/commit/{sha}"
-
-
-def _workflow_identity(environ: Mapping[str, str]) -> str:
-    """Return the workflow file path, which names the workflow stably across runs.
-
-    ``GITHUB_WORKFLOW_REF`` is ``OWNER/REPO/.github/workflows/FILE@REF``; the REF part
-    differs between runs of one pull request, so it is dropped. Outside a runner the
-    workflow's display name is the fallback.
-    """
-    ref = environ.get("GITHUB_WORKFLOW_REF", "")
-    repository = environ.get("GITHUB_REPOSITORY", "")
-    if ref:
-        path = ref.split("@", 1)[0]
-        if repository and path.startswith(repository + "/"):
-            path = path[len(repository) + 1 :]
-        return path
-    return environ.get("GITHUB_WORKFLOW", "") or "dvc-sweep"
-
-
-def _optional_path(value: str | None) -> Path | None:
-    return Path(value) if value else None
-
-
-# -- the event ---------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Target:
-    """What the event requests: which pull request, which spec, which commit."""
-
-    pr_number: int | None
-    head_sha: str | None = None
-    spec_text: str | None = None
-    spec_source: str | None = None
-    command_comment_id: int | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class SweepCommand:
-    """A ``/sweep`` comment: the optional spec in its first fenced block."""
-
-    spec_text: str | None
-
-
-def parse_sweep_command(body: str) -> SweepCommand | None:
-    """Return the command in a comment body, or None when it does not start with /sweep."""
-    if not _COMMAND_RE.match(body):
-        return None
-    normalized = body.replace("\r\n", "\n")
-    for match in _FENCE_RE.finditer(normalized):
-        info = match.group("info").strip().lower()
-        if info in ("", "yaml", "yml"):
-            return SweepCommand(spec_text=match.group("body"))
-    return SweepCommand(spec_text=None)
-
-
-class EventSkipped(Exception):  # noqa: N818  # a control-flow signal, not an error
-    """The event needs no sweep, for the reason in ``reason``."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def resolve_target(
-    inputs: ActionInputs, context: RunnerContext, client: GitHubClient | None
-) -> Target:
-    """Work out the pull request, spec and commit of the event.
-
-    Raise EventSkipped for a comment that is not a command, and for a command by an
-    untrusted author after replying to it.
-    """
-    event = context.event
-    if context.event_name == "issue_comment":
-        return _comment_target(inputs, context, client)
-
-    workflow_run = event.get("workflow_run")
-    if context.event_name == "workflow_run" and isinstance(workflow_run, dict):
-        # The run being reported. Its pull_requests list is empty for a fork's pull request,
-        # so the number usually comes from the pr-number input.
-        pulls = workflow_run.get("pull_requests") or []
-        number = inputs.pr_number or (int(pulls[0]["number"]) if pulls else None)
-        return Target(pr_number=number, head_sha=str(workflow_run.get("head_sha") or "") or None)
-
-    pull = event.get("pull_request")
-    if isinstance(pull, dict) and pull.get("number"):
-        head = pull.get("head") or {}
-        return Target(
-            pr_number=inputs.pr_number or int(pull["number"]),
-            head_sha=str(head.get("sha") or "") or None,
-        )
-    return Target(pr_number=inputs.pr_number)
-
-
-def _comment_target(
-    inputs: ActionInputs, context: RunnerContext, client: GitHubClient | None
-) -> Target:
-    event = context.event
-    issue = event.get("issue") or {}
-    comment = event.get("comment") or {}
-    if event.get("action", "created") != "created":
-        raise EventSkipped(f"the comment was {event.get('action')}, not created")
-    command = parse_sweep_command(str(comment.get("body") or ""))
-    if command is None:
-        raise EventSkipped("the comment does not start with /sweep")
-    number = int(issue.get("number") or 0)
-    if not issue.get("pull_request"):
-        raise EventSkipped(f"#{number} is an issue, and /sweep works on pull requests only")
-
-    author = str((comment.get("user") or {}).get("login") or "unknown")
-    association = str(comment.get("author_association") or "NONE")
-    comment_id = int(comment["id"]) if comment.get("id") else None
-    if association not in TRUSTED_ASSOCIATIONS:
-        logger.warning(
-            "ignoring /sweep by %s on #%d: their author_association is %s, and only %s may "
-            "start a sweep",
-            author, number, association, ", ".join(sorted(TRUSTED_ASSOCIATIONS)),
-        )  # fmt: skip
-        if client is not None and inputs.comment != "false":
-            _reply_untrusted(client, context, number, association, comment)
-        raise EventSkipped(f"/sweep by {author}, who is not trusted to run it")
-
-    head_sha = None
-    if client is not None:
-        if comment_id is not None:
-            _acknowledge(client, context.repository, comment_id)
-        try:
-            head_sha = str(client.get_pull_request(context.repository, number)["head"]["sha"])
-        except (GitHubAPIError, KeyError, TypeError) as error:
-            logger.warning("cannot read the head commit of #%d: %s", number, error)
-    return Target(
-        pr_number=inputs.pr_number or number,
-        head_sha=head_sha,
-        spec_text=command.spec_text,
-        spec_source="<comment>" if command.spec_text is not None else None,
-        command_comment_id=comment_id,
-    )
-
-
-def _acknowledge(client: GitHubClient, repository: str, comment_id: int) -> None:
-    try:
-        client.create_comment_reaction(repository, comment_id, "eyes")
-    except GitHubAPIError as error:
-        logger.warning("cannot react to comment %d: %s", comment_id, error)
-
-
-def _reply_untrusted(
-    client: GitHubClient,
-    context: RunnerContext,
-    number: int,
-    association: str,
-    comment: Mapping[str, Any],
-) -> None:
-    link = comment.get("html_url")
-    comment_link = f"[this comment]({link})" if isinstance(link, str) and link else "this comment"
-    body = (
-        f"`{SWEEP_COMMAND}` did not run for {comment_link}: only owners, members and collaborators "
-        f"of this repository can start a sweep, and the comment's author association is "
-        f"`{association}`. A maintainer can comment `{SWEEP_COMMAND}` to run it."
-    )
-    try:
-        reply = client.create_issue_comment(context.repository, number, body)
-        logger.info("replied to the untrusted /sweep on #%d: %s", number, reply.html_url)
-    except GitHubAPIError as error:
-        logger.warning("cannot reply to the /sweep comment on #%d: %s", number, error)
-
-
-# -- the pull request comment ------------------------------------------------------------------
-
-
-class PullRequestComment:
-    """The sweep's comment on one pull request, degrading to a warning when it cannot be written.
-
-    After the first failure (a read-only fork token, an API outage past the retries) no
-    further request is sent, and `failure` keeps the error for the exit code.
-    """
-
-    def __init__(self, upserter: CommentUpserter | None) -> None:
-        self._upserter = upserter
-        self._lock = threading.Lock()
-        self.failure: GitHubAPIError | None = None
-        self.url: str | None = None
-
-    @property
-    def marker(self) -> str | None:
-        """The hidden marker of the comment, or None when no comment is written."""
-        return self._upserter.marker if self._upserter is not None else None
-
-    def write(self, body: str, *, short_body: str | None = None) -> None:
-        """Create or update the comment; on failure warn once and stop commenting."""
-        with self._lock:
-            if self._upserter is None or self.failure is not None:
-                return
-            try:
-                comment = self._upserter.upsert(body, short_body=short_body)
-            except GitHubAPIError as error:
-                self.failure = error
-                _warn_comment_failure(error)
-                return
-            self.url = comment.html_url or self.url
-
-
-def _warn_comment_failure(error: GitHubAPIError) -> None:
-    if isinstance(error, IntegrationAccessError):
-        logger.warning(
-            "cannot write the pull request comment: the token is read-only (%s). A pull "
-            "request from a fork gets a read-only GITHUB_TOKEN whatever the workflow's "
-            "permissions say. The report is in the job summary. To comment anyway, give the "
-            "job `permissions: pull-requests: write` for pull requests of this repository, "
-            "and for forks upload the results as an artifact and comment from a workflow "
-            "triggered by `workflow_run` (see docs/github-action.md).",
-            error.api_message or error.status,
-        )
-        return
-    logger.warning(
-        "cannot write the pull request comment: %s. The report is in the job summary.%s",
-        error.message, f" Hint: {error.hint}" if error.hint else "",
-    )  # fmt: skip
-
-
-class ProgressUpdater:
-    """Posts progress to the comment from a background thread, at most every `interval` s.
-
-    `update` only records the progress, so the sweep's threads never wait for GitHub.
-    """
-
-    def __init__(
-        self,
-        post: Callable[[int, int], None],
-        *,
-        interval: float = PROGRESS_INTERVAL,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._post = post
-        self._interval = interval
-        self._clock = clock
-        self._latest: tuple[int, int] | None = None
-        self._posted: tuple[int, int] | None = None
-        self._last_post = -math.inf
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="dvc-sweep-progress", daemon=True)
-
-    def start(self, done: int, total: int) -> None:
-        """Post the first progress at once, then start the background thread."""
-        self._posted = (done, total)
-        self._last_post = self._clock()
-        self._post(done, total)
-        self._thread.start()
-
-    def update(self, done: int, total: int) -> None:
-        """Record the newest progress; the thread posts it when the interval has passed."""
-        self._latest = (done, total)
-        self._wake.set()
-
-    def stop(self) -> None:
-        """Stop the thread without posting what is pending: the final comment follows."""
-        self._stopping.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.wait()
-            self._wake.clear()
-            if self._stopping.is_set():
-                return
-            wait = self._last_post + self._interval - self._clock()
-            # Only stop() ends this wait early; updates meanwhile replace `_latest`.
-            if wait > 0 and self._stopping.wait(wait):
-                return
-            latest = self._latest
-            if latest is None or latest == self._posted:
-                continue
-            self._posted = latest
-            self._last_post = self._clock()
-            try:
-                self._post(*latest)
-            except Exception:  # a progress update must never end the sweep
-                logger.warning("cannot post the sweep's progress", exc_info=True)
-
-
-# -- comment bodies ----------------------------------------------------------------------------
-
-
-def _link(text: str, url: str | None) -> str:
-    return f"[{text}]({url})" if url else text
-
-
-def _commit_text(context: RunnerContext, sha: str) -> str:
-    # A results file from a fork's artifact could carry any text as its commit.
-    if not _SHA_RE.fullmatch(sha):
-        return escape_markdown(sha[:40])
-    return _link(f"`{sha[:7]}`", context.commit_url(sha))
-
-
-def running_body(
-    marker: str,
-    name: str,
-    context: RunnerContext,
-    *,
-    done: int,
-    total: int,
-    commit: str | None,
-    shard: Shard | None = None,
-) -> str:
-    """Return the comment body shown while the sweep, or shard 1 of a matrix, runs."""
-    on_commit = f" on commit {_commit_text(context, commit)}" if commit else ""
-    run = _link("workflow run", context.run_url)
-    if shard is None:
-        status = f"{done} of {total} points done{on_commit}. "
-        ending = "when the sweep ends"
-    else:
-        status = (
-            f"{done} of {total} points of shard {shard.index} of {shard.count} done{on_commit}; "
-            "the other shards run on their own runners. "
-        )
-        ending = "of all shards when they are merged"
-    return (
-        f"{marker}\n"
-        f"### ⏳ dvc-sweep: {escape_markdown(name)} is running\n\n"
-        f"{status}This comment will show the ranked results {ending}. Progress: {run}.\n"
-    )
-
-
-def final_footer(context: RunnerContext, tested: str, head_sha: str | None) -> str:
-    """Return the line under the report that names the commit tested.
-
-    The report itself links the workflow run.
-    """
-    parts = [f"Commit tested: {_commit_text(context, tested)}"]
-    if head_sha and head_sha != tested:
-        parts.append(
-            f"the pull request head is {_commit_text(context, head_sha)}, so these results "
-            "are not of the head"
-        )
-    return "\n" + " · ".join(parts) + "\n"
-
-
-def failed_body(marker: str, name: str, error: Exception, context: RunnerContext) -> str:
-    """Return the comment body for a sweep that stopped with an error before its report."""
-    text = str(error) if isinstance(error, SweepError) else f"{type(error).__name__}: {error}"
-    run = f" Details: {_link('workflow run', context.run_url)}." if context.run_url else ""
-    return (
-        f"{marker}\n"
-        f"### ❌ dvc-sweep: {escape_markdown(name)} failed before it could report\n\n"
-        f"{fenced_block(text, 'text')}\n\n"
-        f"No results were written.{run}\n"
-    )
-
-
-def invalid_spec_body(
-    marker: str, errors: list[SpecError], source: str, context: RunnerContext
-) -> str:
-    """Return the short comment body for a spec that failed validation."""
-    count = len(errors)
-    problems = "\n".join(str(error) for error in errors)
-    # A fence keeps quoted values from becoming markdown or @mentions.
-    block = fenced_block(problems, "text")
-    next_step = (
-        "Fix the spec and push again"
-        if source not in ("<comment>", "<inline>")
-        else "Fix the spec and run the sweep again"
-    )
-    run = f" Details: {_link('workflow run', context.run_url)}." if context.run_url else ""
-    return (
-        f"{marker}\n"
-        f"### ❌ dvc-sweep: the sweep spec `{escape_markdown(source)}` is invalid\n\n"
-        f"Nothing ran: {count} {'problem was' if count == 1 else 'problems were'} found.\n\n"
-        f"{block}\n\n"
-        f"{next_step}.{run}\n"
-    )
-
-
-def guess_sweep_name(text: str | None) -> str:
-    """Return the ``name`` of a spec that may be invalid, for the comment marker."""
-    if text is None:
-        return DEFAULT_NAME
-    try:
-        document = YAML(typ="safe").load(text)
-    except YAMLError:
-        return DEFAULT_NAME
-    if isinstance(document, dict) and isinstance(document.get("name"), str):
-        return str(document["name"]) or DEFAULT_NAME
-    return DEFAULT_NAME
 
 
 # -- outputs -----------------------------------------------------------------------------------
@@ -701,7 +148,7 @@ def run_action(
     commands.add_mask(token)
 
     context: RunnerContext | None = None
-    summary = StepSummary(_optional_path(environ.get("GITHUB_STEP_SUMMARY")))
+    summary = StepSummary(optional_path(environ.get("GITHUB_STEP_SUMMARY")))
     try:
         inputs = ActionInputs.from_env(environ)
         context = RunnerContext.from_env(environ)

@@ -823,9 +823,11 @@ def _reproduce(report: _Report) -> list[str]:
         "",
         fenced_block(run_command + "\n", "sh"),
         "",
-        "Any other row works the same way: `dvc exp apply` takes the experiment name from "
-        "the table, and the results file lists each point's `-S` overrides "
-        "(`dvc-sweep report --format json`).",
+        (
+            "Any other row works the same way: `dvc exp apply` takes the experiment name "
+            "from the table, and the results file lists each point's `-S` overrides "
+            "(`dvc-sweep report --format json`)."
+        ),
     ]
     return parts
 
