@@ -44,12 +44,7 @@ def git(repo: Path, *args: str) -> str:
 def init_repo(path: Path) -> Path:
     """Turn `path` into a git repository with a local identity and commit everything."""
     git(path, "init", "--quiet", "--initial-branch=main")
-    git(path, "config", "user.name", "dvc-sweep tests")
-    git(path, "config", "user.email", "tests@dvc-sweep.invalid")
-    git(path, "config", "commit.gpgsign", "false")
-    git(path, "add", "--all")
-    git(path, "commit", "--quiet", "--message", "Initial commit")
-    return path
+    return init_repo_at(path, path)
 
 
 def init_repo_at(top: Path, project: Path) -> Path:

@@ -76,33 +76,20 @@ def find_repo_root(start: Path) -> Path:
     """
     if shutil.which("git") is None:
         raise EnvironmentProblemError("git was not found on PATH", hint="install git and try again")
-    completed = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"],
-        cwd=start,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
+    toplevel = git_toplevel(start)
+    if toplevel is None:
         raise EnvironmentProblemError(
             f"{start} is not inside a git repository",
             hint="run dvc-sweep from a git repository initialised with `git init` and `dvc init`",
         )
-    git_root = Path(completed.stdout.strip()).resolve()
+    git_root = toplevel.resolve()
     root = _nearest_dvc_root(start.resolve(), git_root)
     if root is None:
         raise EnvironmentProblemError(
             f"{start} is not inside a DVC repository (no .dvc directory up to {git_root})",
             hint="run `dvc init` (or `dvc init --subdir` below the git root) and commit the result",
         )
-    head = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", "HEAD^{commit}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if head.returncode != 0:
+    if git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False) == "":
         raise EnvironmentProblemError(
             f"the git repository at {git_root} has no commit yet",
             hint="DVC experiments are based on a commit: commit the project first",
@@ -113,6 +100,20 @@ def find_repo_root(start: Path) -> Path:
             hint="install DVC in this environment, for example `pip install dvc`",
         )
     return root
+
+
+def git_toplevel(start: Path) -> Path | None:
+    """Return the root of the git work tree containing `start`, or None outside one."""
+    completed = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"],
+        cwd=start,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        return None
+    return Path(completed.stdout.strip())
 
 
 def _nearest_dvc_root(start: Path, git_root: Path) -> Path | None:

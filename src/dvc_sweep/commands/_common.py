@@ -9,7 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dvc_sweep.cli import configure_logging
+from dvc_sweep.dvc import git_toplevel
 from dvc_sweep.errors import ExitCode, SweepError
+from dvc_sweep.report import render_markdown
+from dvc_sweep.results import DEFAULT_RESULTS_FILE, SweepResults, write_results
 
 logger = logging.getLogger("dvc_sweep")
 
@@ -21,6 +24,57 @@ class ArgumentParser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         print(f"{self.prog}: error: {message}", file=sys.stderr)  # noqa: T201  # argparse's channel
         raise SystemExit(int(ExitCode.INVALID_INPUT))
+
+
+DEFAULT_SPEC_FILE = "sweep.yaml"
+DEFAULT_REPORT_FILE = "sweep-report.md"
+
+
+def add_spec_argument(parser: argparse.ArgumentParser) -> None:
+    """Add the optional SPEC positional argument."""
+    parser.add_argument(
+        "spec",
+        nargs="?",
+        default=DEFAULT_SPEC_FILE,
+        type=Path,
+        help=f"the sweep spec file (default: {DEFAULT_SPEC_FILE})",
+    )
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, *, what: str = "") -> None:
+    """Add --results and --report; `what` qualifies the files in the help text."""
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=Path(DEFAULT_RESULTS_FILE),
+        help=f"where to write the {what}results file (default: {DEFAULT_RESULTS_FILE})",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=Path(DEFAULT_REPORT_FILE),
+        help=f"where to write the {what}markdown report (default: {DEFAULT_REPORT_FILE})",
+    )
+
+
+def write_outputs(results: SweepResults, results_path: Path, report_path: Path) -> None:
+    """Write the results file and the report, and print the report on stdout."""
+    write_results(results, results_path)
+    report = render_markdown(results)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(report, encoding="utf-8")
+    sys.stdout.write(report)
+    sys.stdout.flush()
+    logger.info("wrote %s and %s", results_path, report_path)
+
+
+def exit_code_for(results: SweepResults) -> ExitCode:
+    """Return the exit code that tells the truth about `results`."""
+    if results.interrupted:
+        return ExitCode.INTERRUPTED
+    if any(point.status != "success" for point in results.points):
+        return ExitCode.POINTS_FAILED
+    return ExitCode.OK
 
 
 def add_verbosity(parser: argparse.ArgumentParser) -> None:
@@ -68,15 +122,4 @@ def run_command(
 
 def locate_root(start: Path) -> Path:
     """Return the git work-tree root above `start`, or `start` outside a git repository."""
-    import subprocess  # noqa: PLC0415  # only this helper needs it
-
-    completed = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"],
-        cwd=start,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode == 0:
-        return Path(completed.stdout.strip())
-    return start
+    return git_toplevel(start) or start

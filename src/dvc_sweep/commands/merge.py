@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
-from dvc_sweep.commands._common import ArgumentParser, add_verbosity, run_command
-from dvc_sweep.commands.run import DEFAULT_REPORT_FILE, exit_code_for
+from dvc_sweep.commands._common import (
+    ArgumentParser,
+    add_output_arguments,
+    add_verbosity,
+    exit_code_for,
+    run_command,
+    write_outputs,
+)
 from dvc_sweep.dvc import fetch_bundle, find_repo_root
-from dvc_sweep.report import render_markdown
-from dvc_sweep.results import DEFAULT_RESULTS_FILE, merge_results, read_results, write_results
+from dvc_sweep.results import merge_results, read_results
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a git bundle written by `dvc-sweep run --bundle`, fetched into the repository "
         "in the current directory so `dvc exp show` lists its experiments (repeatable)",
     )
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=Path(DEFAULT_RESULTS_FILE),
-        help=f"where to write the merged results file (default: {DEFAULT_RESULTS_FILE})",
-    )
-    parser.add_argument(
-        "--report",
-        type=Path,
-        default=Path(DEFAULT_REPORT_FILE),
-        help=f"where to write the merged report (default: {DEFAULT_REPORT_FILE})",
-    )
+    add_output_arguments(parser, what="merged ")
     add_verbosity(parser)
     return parser
 
@@ -72,12 +65,8 @@ def _merge(args: argparse.Namespace) -> int:
             fetch_bundle(repo_root, bundle)
             logger.info("fetched the experiments of %s", bundle)
 
-    write_results(merged, args.results)
-    report = render_markdown(merged)
-    args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(report, encoding="utf-8")
-    sys.stdout.write(report)
-    logger.info("merged %d results files into %s and %s", len(parts), args.results, args.report)
+    write_outputs(merged, args.results, args.report)
+    logger.info("merged %d results files", len(parts))
     return int(exit_code_for(merged))
 
 

@@ -9,7 +9,13 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from dvc_sweep.commands._common import ArgumentParser, add_verbosity, locate_root, run_command
+from dvc_sweep.commands._common import (
+    ArgumentParser,
+    add_spec_argument,
+    add_verbosity,
+    locate_root,
+    run_command,
+)
 from dvc_sweep.plan import plan_points
 from dvc_sweep.spec import load_spec
 
@@ -22,13 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         "experiment name and the `-S` overrides of each. Nothing is run.",
         epilog="Exit codes: 0 the spec is valid, 2 invalid spec or usage.",
     )
-    parser.add_argument(
-        "spec",
-        nargs="?",
-        default="sweep.yaml",
-        type=Path,
-        help="the sweep spec file (default: sweep.yaml)",
-    )
+    add_spec_argument(parser)
     parser.add_argument(
         "--json",
         action="store_true",

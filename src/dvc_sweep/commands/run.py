@@ -5,21 +5,25 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sys
 from pathlib import Path
 from types import FrameType
 
-from dvc_sweep.commands._common import ArgumentParser, add_verbosity, run_command
+from dvc_sweep.commands._common import (
+    ArgumentParser,
+    add_output_arguments,
+    add_spec_argument,
+    add_verbosity,
+    exit_code_for,
+    run_command,
+    write_outputs,
+)
 from dvc_sweep.dvc import bundle_experiments, find_repo_root
-from dvc_sweep.errors import ExitCode, UsageError
-from dvc_sweep.report import render_markdown
-from dvc_sweep.results import DEFAULT_RESULTS_FILE, Shard, SweepResults, write_results
+from dvc_sweep.errors import UsageError
+from dvc_sweep.results import Shard
 from dvc_sweep.spec import load_spec
 from dvc_sweep.sweep import run_sweep
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_REPORT_FILE = "sweep-report.md"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,13 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 all points succeeded, 1 some points failed or timed out, "
         "2 invalid spec or usage, 3 environment problem, 130 interrupted.",
     )
-    parser.add_argument(
-        "spec",
-        nargs="?",
-        default="sweep.yaml",
-        type=Path,
-        help="the sweep spec file (default: sweep.yaml)",
-    )
+    add_spec_argument(parser)
     parser.add_argument(
         "-j",
         "--jobs",
@@ -46,18 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="experiments to run at a time (default: the spec's jobs, else the CPU count)",
     )
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=Path(DEFAULT_RESULTS_FILE),
-        help=f"where to write the results file (default: {DEFAULT_RESULTS_FILE})",
-    )
-    parser.add_argument(
-        "--report",
-        type=Path,
-        default=Path(DEFAULT_REPORT_FILE),
-        help=f"where to write the markdown report (default: {DEFAULT_REPORT_FILE})",
-    )
+    add_output_arguments(parser)
     parser.add_argument(
         "--log-dir",
         type=Path,
@@ -93,15 +80,6 @@ def parse_shard(text: str) -> Shard:
     return Shard(index=int(index), count=int(count))
 
 
-def exit_code_for(results: SweepResults) -> ExitCode:
-    """Return the exit code that tells the truth about `results`."""
-    if results.interrupted:
-        return ExitCode.INTERRUPTED
-    if any(point.status != "success" for point in results.points):
-        return ExitCode.POINTS_FAILED
-    return ExitCode.OK
-
-
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -121,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
 
-    write_results(results, args.results)
+    write_outputs(results, args.results, args.report)
     if args.bundle is not None:
         names = [point.name for point in results.points if point.status == "success"]
         if results.baseline.name:
@@ -131,12 +109,6 @@ def _run(args: argparse.Namespace) -> int:
             logger.info("wrote %d experiments to the bundle %s", count, args.bundle)
         else:
             logger.warning("no finished experiments, so no bundle was written to %s", args.bundle)
-    report = render_markdown(results)
-    args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(report, encoding="utf-8")
-    sys.stdout.write(report)
-    sys.stdout.flush()
-    logger.info("wrote %s and %s", args.results, args.report)
     return int(exit_code_for(results))
 
 
