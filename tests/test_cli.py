@@ -155,3 +155,15 @@ def test_exp_show_file_error_recorded() -> None:
 def test_exp_show_missing_baseline() -> None:
     with pytest.raises(EnvironmentProblemError, match="no record for the baseline commit ddddddd"):
         parse_exp_show(exp_show_payload(), "d" * 40)
+
+
+def test_report_rejects_zero_max_rows(tmp_path: Path, capsys, chdir) -> None:
+    chdir(tmp_path)
+    assert cli.main(["report", "--max-rows", "0"]) == 2
+    assert "--max-rows must be at least 1 (got 0)" in capsys.readouterr().err
+
+
+def test_run_rejects_directory_as_results(tmp_path: Path, capsys, chdir) -> None:
+    chdir(tmp_path)
+    assert cli.main(["run", "--results", str(tmp_path)]) == 2
+    assert "is a directory, but a file path is expected" in capsys.readouterr().err

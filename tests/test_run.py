@@ -310,3 +310,21 @@ def test_run_dvc_project_in_subdirectory(tmp_path: Path) -> None:
     ]
     assert scores == [32, 42]
     assert len([ref for ref in exp_refs(root) if ref.endswith(("/sub-1", "/sub-2"))]) == 2
+
+
+def test_run_unknown_metric_runs_nothing(tiny_repo: Path) -> None:
+    write_spec(
+        tiny_repo,
+        """\
+        name: typo
+        metric: {name: scor, goal: maximize}
+        parameters:
+          step.x: [5]
+        """,
+    )
+    completed = run_cli(tiny_repo, "run")
+    assert completed.returncode == 2, completed.stderr
+    assert "sweep.yaml:2:16: metric 'scor' not found at commit" in completed.stderr
+    assert "did you mean 'score'?" in completed.stderr
+    assert exp_refs(tiny_repo) == []
+    assert not (tiny_repo / "sweep-results.json").exists()

@@ -813,9 +813,9 @@ def _reproduce(report: _Report) -> list[str]:
             else report.best_score < report.baseline_score
         )
         if not beaten:
-            parts += ["No point beat the baseline.", ""]
+            parts += ["No point beat the baseline, so keeping the baseline is the safe choice.", ""]
     parts += [
-        f"Apply {escape_markdown(best.name)} to the workspace, then commit it:",
+        f"To adopt {escape_markdown(best.name)}, apply it to the workspace and commit it:",
         "",
         fenced_block(apply_command + "\n", "sh"),
         "",

@@ -144,6 +144,9 @@ class MetricSpec:
     name: str
     file: str | None
     goal: Literal["maximize", "minimize"]
+    line: int | None = dataclasses.field(default=None, compare=False)
+    """1-based position of the metric's name in the spec file, for later errors."""
+    column: int | None = dataclasses.field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -654,7 +657,14 @@ def _read_metric(reader: _Reader, document: CommentedMap) -> MetricSpec | None:
             "files have that key",
         )
         valid = False
-    if goal not in GOALS:
+    if "goal" not in metric:
+        reader.error(
+            "'metric.goal' is missing",
+            position,
+            hint="add 'goal: maximize' when higher is better or 'goal: minimize' when lower is",
+        )
+        valid = False
+    elif goal not in GOALS:
         reader.error(
             f"'metric.goal' must be maximize or minimize (got {_quote(_plain(goal))})",
             reader.value_position(metric, "goal") or position,
@@ -664,8 +674,14 @@ def _read_metric(reader: _Reader, document: CommentedMap) -> MetricSpec | None:
         return None
 
     file, _, key = str(name).rpartition(":")
+    where = reader.value_position(metric, "name") or position
+    line, column = where if where is not None else (None, None)
     return MetricSpec(
-        name=key, file=file or None, goal=cast("Literal['maximize', 'minimize']", str(goal))
+        name=key,
+        file=file or None,
+        goal=cast("Literal['maximize', 'minimize']", str(goal)),
+        line=line,
+        column=column,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import difflib
 import hashlib
 import logging
 import os
@@ -14,9 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from dvc_sweep import dvc
+from dvc_sweep.errors import SpecError, SpecErrorGroup
 from dvc_sweep.executor import Executor, Outcome, Task
 from dvc_sweep.plan import Point, plan_points
-from dvc_sweep.results import SCHEMA_VERSION, Baseline, PointResult, Shard, SweepResults
+from dvc_sweep.results import (
+    SCHEMA_VERSION,
+    Baseline,
+    PointResult,
+    Shard,
+    SweepResults,
+    flatten_file_metrics,
+)
 from dvc_sweep.spec import SweepSpec
 
 logger = logging.getLogger(__name__)
@@ -89,6 +98,7 @@ def run_sweep(
         executor.start()
     try:
         shown_before = dvc.exp_show(repo_root, baseline_sha)
+        check_metric(spec, shown_before.baseline.metrics, baseline_sha)
         baseline_needs_run = not shown_before.baseline.metrics and (
             shard is None or shard.index == 1
         )
@@ -239,6 +249,35 @@ def _assign(
             baseline_task = Task(0, baseline_name, ())
             tasks.insert(0, baseline_task)
     return _Plan(results, by_name, tasks, baseline_task, baseline_name)
+
+
+def check_metric(spec: SweepSpec, metrics: dict[str, dict[str, Any]], commit: str) -> None:
+    """Raise SpecErrorGroup when the spec's metric is not among the commit's metrics.
+
+    Only a commit with committed metrics can be checked; without them the metric is
+    checked when the report is made.
+    """
+    if spec.metric is None or not metrics:
+        return
+    files = {spec.metric.file: metrics.get(spec.metric.file, {})} if spec.metric.file else metrics
+    keys = sorted({key for data in metrics.values() for key in flatten_file_metrics(data)})
+    if any(spec.metric.name in flatten_file_metrics(data) for data in files.values()):
+        return
+    where = f" in {spec.metric.file}" if spec.metric.file else ""
+    suggestion = difflib.get_close_matches(spec.metric.name, keys, n=1)
+    hint = f"did you mean {suggestion[0]!r}? " if suggestion else ""
+    hint += f"the metrics of commit {commit[:7]} are: {', '.join(keys)}"
+    raise SpecErrorGroup(
+        [
+            SpecError(
+                f"metric {spec.metric.name!r} not found{where} at commit {commit[:7]}",
+                file=spec.source,
+                line=spec.metric.line,
+                column=spec.metric.column,
+                hint=hint,
+            )
+        ]
+    )
 
 
 def expected_params(

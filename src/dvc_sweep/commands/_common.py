@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dvc_sweep.cli import configure_logging
 from dvc_sweep.dvc import git_toplevel
-from dvc_sweep.errors import ExitCode, SweepError
+from dvc_sweep.errors import ExitCode, SweepError, UsageError
 from dvc_sweep.report import render_markdown
 from dvc_sweep.results import DEFAULT_RESULTS_FILE, SweepResults, write_results
 
@@ -55,6 +55,16 @@ def add_output_arguments(parser: argparse.ArgumentParser, *, what: str = "") -> 
         default=Path(DEFAULT_REPORT_FILE),
         help=f"where to write the {what}markdown report (default: {DEFAULT_REPORT_FILE})",
     )
+
+
+def check_output_paths(*paths: Path) -> None:
+    """Raise UsageError when an output path cannot be written as a file, before any work."""
+    for path in paths:
+        if path.is_dir():
+            raise UsageError(
+                f"{path} is a directory, but a file path is expected",
+                hint=f"name a file, for example {path / DEFAULT_RESULTS_FILE}",
+            )
 
 
 def write_outputs(results: SweepResults, results_path: Path, report_path: Path) -> None:

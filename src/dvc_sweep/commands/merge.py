@@ -10,6 +10,7 @@ from dvc_sweep.commands._common import (
     ArgumentParser,
     add_output_arguments,
     add_verbosity,
+    check_output_paths,
     exit_code_for,
     run_command,
     write_outputs,
@@ -28,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         "several machines into one results file and one report, and optionally fetch "
         "their experiments from git bundles into this repository.",
         epilog="Exit codes: 0 all points succeeded, 1 some points failed, timed out or were "
-        "not run, 2 invalid or mismatched results files, 3 a bundle could not be fetched.",
+        "not run, 2 invalid or mismatched results files, 3 a bundle could not be fetched. "
+        "A bundle file that does not exist is skipped with a warning, because a shard "
+        "without finished experiments writes none.",
     )
     parser.add_argument(
         "parts",
@@ -52,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _merge(args: argparse.Namespace) -> int:
+    check_output_paths(args.results, args.report)
     parts = [(str(path), read_results(path)) for path in args.parts]
     merged = merge_results(parts)
 

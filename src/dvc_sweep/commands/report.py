@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from dvc_sweep.commands._common import ArgumentParser, add_verbosity, run_command
+from dvc_sweep.errors import UsageError
 from dvc_sweep.report import render_json, render_markdown
 from dvc_sweep.results import DEFAULT_RESULTS_FILE, read_results
 
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _report(args: argparse.Namespace) -> int:
+    if args.max_rows is not None and args.max_rows < 1:
+        raise UsageError(f"--max-rows must be at least 1 (got {args.max_rows})")
     results = read_results(args.results)
     if args.format == "json":
         sys.stdout.write(render_json(results))

@@ -13,6 +13,7 @@ from dvc_sweep.commands._common import (
     add_output_arguments,
     add_spec_argument,
     add_verbosity,
+    check_output_paths,
     exit_code_for,
     run_command,
     write_outputs,
@@ -87,6 +88,7 @@ def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
 def _run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1 (got {args.jobs})")
+    check_output_paths(args.results, args.report, *([args.bundle] if args.bundle else []))
     repo_root = find_repo_root(Path.cwd())
     spec = load_spec(args.spec, repo_root=repo_root)
 
