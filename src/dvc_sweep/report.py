@@ -783,7 +783,8 @@ def _failure_entry(report: _Report, layout: _Layout, point: PointResult) -> list
     parts.append(f"- params: {swept or MISSING}")
     if point.error:
         parts.append(f"- error: {escape_markdown(point.error)}")
-    if point.log_path:
+    # A report with a run URL is read away from the runner, where a local path means nothing.
+    if point.log_path and report.run_url is None:
         parts.append(f"- full log: {escape_markdown(point.log_path)}")
     parts.append("")
 
@@ -814,14 +815,32 @@ def _reproduce(report: _Report) -> list[str]:
         )
         if not beaten:
             parts += ["No point beat the baseline, so keeping the baseline is the safe choice.", ""]
-    parts += [
-        f"To adopt {escape_markdown(best.name)}, apply it to the workspace and commit it:",
-        "",
-        fenced_block(apply_command + "\n", "sh"),
-        "",
-        f"Or run it again with commit {escape_markdown(commit)} checked out:",
+    rerun = [
+        f"run it again with commit {escape_markdown(commit)} checked out:",
         "",
         fenced_block(run_command + "\n", "sh"),
+    ]
+    if report.run_url is None:
+        parts += [
+            f"To adopt {escape_markdown(best.name)}, apply it to the workspace and commit it:",
+            "",
+            fenced_block(apply_command + "\n", "sh"),
+            "",
+            "Or " + rerun[0],
+            *rerun[1:],
+        ]
+    else:
+        # The experiments exist where the sweep ran, not in the reader's clone.
+        parts += [
+            "To reproduce it, " + rerun[0],
+            *rerun[1:],
+            "",
+            (
+                f"Where the experiments are (the runner, or a clone that fetched a bundle of "
+                f"them), `{apply_command}` applies it instead."
+            ),
+        ]
+    parts += [
         "",
         (
             "Any other row works the same way: `dvc exp apply` takes the experiment name "
