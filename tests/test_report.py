@@ -390,7 +390,8 @@ def test_report_reproduce_commands_paste_back() -> None:
 
 def test_report_reproduce_says_baseline_not_beaten() -> None:
     points = [make_point(1, {"x": 1}, {"avg_prec": 0.1})]
-    assert "No point beat the baseline, so keeping the baseline is the safe choice." in render_markdown(make_results(points))
+    text = render_markdown(make_results(points))
+    assert "No point beat the baseline, so keeping the baseline is the safe choice." in text
 
 
 def test_report_run_url_linked() -> None:
