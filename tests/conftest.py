@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import shutil
@@ -34,6 +35,17 @@ def _quiet_dvc(monkeypatch: pytest.MonkeyPatch) -> None:
     # DVC's analytics would send a request off this machine after each command.
     monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
     monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    # The command-line entry points configure the "dvc_sweep" logger for a terminal, which
+    # would hide later tests' records from caplog.
+    yield
+    logger = logging.getLogger("dvc_sweep")
+    logger.handlers.clear()
+    logger.propagate = True
+    logger.setLevel(logging.NOTSET)
 
 
 def git(repo: Path, *args: str) -> str:

@@ -167,3 +167,15 @@ def test_run_rejects_directory_as_results(tmp_path: Path, capsys, chdir) -> None
     chdir(tmp_path)
     assert cli.main(["run", "--results", str(tmp_path)]) == 2
     assert "is a directory, but a file path is expected" in capsys.readouterr().err
+
+
+def test_plan_errors_sorted_with_prefix(tmp_path: Path, capsys, chdir) -> None:
+    (tmp_path / "params.yaml").write_text("train:\n  lr: 0.1\n")
+    (tmp_path / "sweep.yaml").write_text(
+        "seed: abc\njobs: two\nparameters:\n  train.lr: [1]\n"
+    )
+    chdir(tmp_path)
+    assert cli.main(["plan"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if "sweep.yaml:" in line]
+    assert lines[0].startswith("error: sweep.yaml:1:")
+    assert lines[1].startswith("error: sweep.yaml:2:")

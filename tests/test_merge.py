@@ -92,3 +92,12 @@ def test_run_rejects_invalid_shard(tiny_repo: Path) -> None:
     completed = run_cli(tiny_repo, "run", "--shard", "3/2")
     assert completed.returncode == 2
     assert "invalid shard '3/2'" in completed.stderr
+
+
+def test_merge_rejects_same_shard_twice(tiny_repo: Path) -> None:
+    write_spec(tiny_repo, SPEC)
+    completed = run_cli(tiny_repo, "run", "--shard", "1/2", "--results", "one.json")
+    assert completed.returncode == 0, completed.stderr
+    merged = run_cli(tiny_repo, "merge", "one.json", "one.json")
+    assert merged.returncode == 2
+    assert "one.json and one.json are both shard 1" in merged.stderr

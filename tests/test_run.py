@@ -198,8 +198,10 @@ def test_run_interrupt_keeps_finished(tiny_repo: Path, signal_number: int) -> No
           step.x: [1, 2]
         """,
     )
+    # A shell script starts background jobs with SIGINT ignored; the sweep must still stop.
+    command = ["bash", "-c", 'trap "" INT; exec "$@"', "bash", *CLI, "run", "--jobs", "2"]
     process = subprocess.Popen(
-        [*CLI, "run", "--jobs", "2"],
+        command,
         cwd=tiny_repo,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

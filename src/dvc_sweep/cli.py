@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(  # noqa: T201  # usage errors go to stderr before logging is set up
             f"dvc-sweep: error: unknown command {command!r}; choose one of "
-            f"{', '.join(COMMANDS)} (see `dvc-sweep --help`)",
+            f"{', '.join(COMMANDS)} (see `dvc-sweep --help`); options such as -q go "
+            "after the command",
             file=sys.stderr,
         )
         return int(ExitCode.INVALID_INPUT)

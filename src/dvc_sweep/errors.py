@@ -83,6 +83,7 @@ class SpecErrorGroup(SweepError):  # noqa: N818  # a group of SpecError, not an 
     exit_code = ExitCode.INVALID_INPUT
 
     def __init__(self, errors: list[SpecError]) -> None:
+        errors = sorted(errors, key=lambda error: (error.line or 0, error.column or 0))
         super().__init__("\n".join(str(error) for error in errors))
         self.errors = errors
 

@@ -399,7 +399,12 @@ class Executor:
             ready = {"ready": False, "error": read_log_tail(stderr_path) or "no output"}
         if ready is None or not ready.get("ready"):
             worker.kill()
-            reason = "timed out" if ready is None else str(ready.get("error"))
+            if ready is not None:
+                reason = str(ready.get("error"))
+            elif self._stop.is_set():
+                reason = "the sweep was stopped first"
+            else:
+                reason = f"timed out after {WORKER_START_TIMEOUT:g} s"
             raise WorkerStartError(f"the worker in {clone} did not start: {reason}")
         logger.debug("worker %d ready in %s", slot, clone)
         return worker

@@ -691,7 +691,7 @@ def _title_and_summary(report: _Report) -> list[str]:
     if reused:
         summary += f" ({reused} reused from an earlier run)"
     summary += f". Wall time {_format_seconds(results.wall_time)}"
-    summary += f" with {results.jobs} jobs." if results.jobs else "."
+    summary += f" with {results.jobs} {_plural(results.jobs, 'job')}." if results.jobs else "."
     if results.interrupted:
         summary += " The sweep was interrupted before every point ran."
     parts.append(summary)

@@ -471,6 +471,17 @@ def merge_results(parts: list[tuple[str, SweepResults]]) -> SweepResults:
                 hint="run every shard on the same commit, then merge",
             )
 
+    seen: dict[int, str] = {}
+    for name, part in parts:
+        if part.shard is None:
+            continue
+        if part.shard.index in seen:
+            raise ResultsFileError(
+                f"{name} and {seen[part.shard.index]} are both shard {part.shard.index}",
+                hint="pass each shard's results file once",
+            )
+        seen[part.shard.index] = name
+
     counts = {part.shard.count for _, part in parts if part.shard is not None}
     if len(counts) > 1:
         raise ResultsFileError(

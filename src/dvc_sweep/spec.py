@@ -1119,7 +1119,11 @@ class _ParameterReading:
                 f"'max' must be greater than 'min' for {self.key.display} "
                 f"(got min={low}, max={high})",
                 "max",
-                hint="swap the bounds or fix the typo",
+                hint=(
+                    f"for a single value write 'values: [{low}]'"
+                    if low == high
+                    else "swap the bounds or fix the typo"
+                ),
             )
 
     def check_positive(self, field: str, value: float | None, reason: str) -> None:

@@ -361,6 +361,8 @@ def _metric_text(metrics: dict[str, Any], spec: SweepSpec) -> str:
         value: Any = data
         for part in spec.metric.name.split("."):
             value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, float):
+            return f", {spec.metric.name}={value:.6g}"
         if value is not None:
             return f", {spec.metric.name}={value}"
     return ""

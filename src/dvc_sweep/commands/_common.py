@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dvc_sweep.cli import configure_logging
 from dvc_sweep.dvc import git_toplevel
-from dvc_sweep.errors import ExitCode, SweepError, UsageError
+from dvc_sweep.errors import ExitCode, SpecErrorGroup, SweepError, UsageError
 from dvc_sweep.report import render_markdown
 from dvc_sweep.results import DEFAULT_RESULTS_FILE, SweepResults, write_results
 
@@ -122,6 +122,10 @@ def run_command(
     configure_logging(args.verbosity)
     try:
         return body(args)
+    except SpecErrorGroup as group:
+        for error in group.errors:
+            print(f"error: {error}", file=sys.stderr)  # noqa: T201  # the user-facing error channel
+        return int(group.exit_code)
     except SweepError as error:
         print(f"error: {error}", file=sys.stderr)  # noqa: T201  # the user-facing error channel
         return int(error.exit_code)

@@ -24,15 +24,16 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the parser of `dvc-sweep plan`."""
     parser = ArgumentParser(
         prog="dvc-sweep plan",
-        description="Validate a sweep spec and list the points it would run, with the "
-        "experiment name and the `-S` overrides of each. Nothing is run.",
+        description="Validate a sweep spec and list the points it would run: the "
+        "experiment name and the swept values of each (with --json, also the `-S` "
+        "overrides). Nothing is run.",
         epilog="Exit codes: 0 the spec is valid, 2 invalid spec or usage.",
     )
     add_spec_argument(parser)
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print the points as JSON instead of a markdown table",
+        help="print the points as JSON, with the `-S` overrides of each, instead of a table",
     )
     add_verbosity(parser)
     return parser
@@ -72,7 +73,8 @@ def _plan(args: argparse.Namespace) -> int:
         tablefmt="simple",
         disable_numparse=True,
     )
-    sys.stdout.write(f"{spec.method} sweep {spec.name!r}: {len(points)} points\n\n{table}\n")
+    noun = "point" if len(points) == 1 else "points"
+    sys.stdout.write(f"{spec.method} sweep {spec.name!r}: {len(points)} {noun}\n\n{table}\n")
     return 0
 
 

@@ -92,14 +92,19 @@ def _run(args: argparse.Namespace) -> int:
     repo_root = find_repo_root(Path.cwd())
     spec = load_spec(args.spec, repo_root=repo_root)
 
-    # SIGTERM (a cancelled CI job) stops the sweep the same way as Ctrl-C does.
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGTERM (a cancelled CI job) stops the sweep the same way as Ctrl-C does. SIGINT gets
+    # a handler too, because a shell script starts background jobs with SIGINT ignored.
+    previous = {
+        number: signal.signal(number, _raise_interrupt)
+        for number in (signal.SIGTERM, signal.SIGINT)
+    }
     try:
         results = run_sweep(
             spec, repo_root=repo_root, jobs=args.jobs, log_dir=args.log_dir, shard=args.shard
         )
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
     write_outputs(results, args.results, args.report)
     if args.bundle is not None:
