@@ -653,3 +653,12 @@ def test_render_json_matches_file_text() -> None:
     results = grid_results()
     assert render_json(results) == dumps_results(results)
     assert json.loads(render_json(results))["schema_version"] == SCHEMA_VERSION
+
+
+def test_report_swept_floats_read_back_exactly() -> None:
+    points = [
+        make_point(1, {"x": 0.0021584738123}, {"avg_prec": 0.5}),
+        make_point(2, {"x": 0.1}, {"avg_prec": 0.6}),
+    ]
+    text = render_markdown(make_results(points))
+    assert "0.0021584738123" in text

@@ -37,6 +37,8 @@ MAX_CHART_VALUES = 50
 """More distinct x values than this make a chart unreadable, so no chart is drawn."""
 
 _MIN_SIGNIFICANT = 3
+# 17 significant digits read back as the same IEEE 754 double.
+_EXACT_SIGNIFICANT = 17
 _MAX_SIGNIFICANT = 6
 _FIXED_POINT_MIN = 1e-3
 _FIXED_POINT_MAX = 1e6
@@ -154,11 +156,15 @@ class _NumberFormat:
         return f"{value:{plus}.{self.decimals}{kind}}"
 
     @classmethod
-    def for_values(cls, values: list[Any], *, fixed_point: bool = False) -> _NumberFormat:
+    def for_values(
+        cls, values: list[Any], *, fixed_point: bool = False, exact: bool = False
+    ) -> _NumberFormat:
         """Choose the fewest significant digits (3 to 6) that keep distinct values distinct.
 
         The digits count from the largest magnitude in the column. Magnitudes below 0.001 or
-        from a million up use scientific notation unless ``fixed_point`` is set.
+        from a million up use scientific notation unless ``fixed_point`` is set. With
+        ``exact``, as for swept params that a reader may copy, the digits grow up to 17
+        until every value reads back as itself.
         """
         numbers = [value for value in values if _is_number(value)]
         if all(isinstance(value, int) for value in numbers):
@@ -171,13 +177,16 @@ class _NumberFormat:
             and not _FIXED_POINT_MIN <= largest < _FIXED_POINT_MAX
         )
         candidate = cls()
-        for significant in range(_MIN_SIGNIFICANT, _MAX_SIGNIFICANT + 1):
+        most_significant = _EXACT_SIGNIFICANT if exact else _MAX_SIGNIFICANT
+        for significant in range(_MIN_SIGNIFICANT, most_significant + 1):
             if scientific:
                 candidate = cls(decimals=significant - 1, scientific=True)
             else:
                 magnitude = math.floor(math.log10(largest)) if largest else 0
                 candidate = cls(decimals=max(0, significant - 1 - magnitude))
-            if len({candidate.format(value) for value in distinct}) == len(distinct):
+            if len({candidate.format(value) for value in distinct}) != len(distinct):
+                continue
+            if not exact or all(float(candidate.format(value)) == value for value in distinct):
                 break
         if not candidate.scientific:
             # Values typed by hand (0.25, 0.5) need fewer decimals than the digits chosen.
@@ -495,7 +504,7 @@ def _build(results: SweepResults, run_url: str | None) -> _Report:
     shown = [metrics.baseline, *(metrics.by_point[point.index] for point in successes)]
     param_formats = {
         key: _NumberFormat.for_values(
-            [baseline_swept[key], *(point.swept.get(key) for point in successes)]
+            [baseline_swept[key], *(point.swept.get(key) for point in successes)], exact=True
         )
         for key in swept_keys
     }
