@@ -358,7 +358,7 @@ def test_report_scientific_for_tiny_values() -> None:
 def test_report_reused_marked() -> None:
     text = render_markdown(grid_results())
     assert row_of(text, "rf-grid-1")[1] == "rf-grid-1 (reused)"
-    assert "(1 reused from an earlier run)" in text
+    assert "(1 reused from an earlier run, 8 run now)" in text
 
 
 def test_report_summary_counts() -> None:

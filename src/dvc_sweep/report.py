@@ -698,7 +698,7 @@ def _title_and_summary(report: _Report) -> list[str]:
         f"failed, {counts['timeout']} timed out, {counts['not_run']} not run"
     )
     if reused:
-        summary += f" ({reused} reused from an earlier run)"
+        summary += f" ({reused} reused from an earlier run, {ran - reused} run now)"
     summary += f". Wall time {_format_seconds(results.wall_time)}"
     summary += f" with {results.jobs} {_plural(results.jobs, 'job')}." if results.jobs else "."
     if results.interrupted:
