@@ -151,6 +151,7 @@ class Executor:
         timeout: float | None,
         log_dir: Path,
         on_outcome: Callable[[Outcome], None] | None = None,
+        read_baseline: bool = False,
     ) -> None:
         self.repo = repo
         self.baseline = baseline
@@ -158,7 +159,11 @@ class Executor:
         self.timeout = timeout
         self.log_dir = log_dir
         self.on_outcome = on_outcome
+        self.read_baseline = read_baseline
         self.interrupted = False
+        self._baseline: dict[str, Any] | None = None
+        self._baseline_ready = threading.Event()
+        self._failed_starts = 0
         self.started = False
         self._tasks: queue.Queue[Task | None] = queue.Queue()
         self._outcomes: dict[int, Outcome] = {}
@@ -213,6 +218,18 @@ class Executor:
             outcomes.append(outcome)
         return outcomes
 
+    def baseline_snapshot(self) -> dict[str, Any] | None:
+        """Wait for the first worker to start and return the baseline it read.
+
+        Returns `{"params": ..., "metrics": ...}` in the `{file: data}` form, or None when
+        `read_baseline` is off or no worker could start.
+        """
+        if not self.read_baseline or not self.started:
+            return None
+        while not self._baseline_ready.wait(0.2):
+            pass
+        return self._baseline
+
     def abort(self) -> None:
         """Stop the workers without running the queued tasks, and remove their clones."""
         self._stop.set()
@@ -227,6 +244,10 @@ class Executor:
             except WorkerStartError as error:
                 start_error = str(error)
                 logger.error("worker %d could not start: %s", slot, error)  # noqa: TRY400  # no traceback: the message is complete
+                with self._generation_lock:
+                    self._failed_starts += 1
+                    if self._failed_starts == self.jobs:
+                        self._baseline_ready.set()
 
             while not self._stop.is_set():
                 task = self._tasks.get()
@@ -382,6 +403,7 @@ class Executor:
                     self.baseline,
                     "--reply-fd",
                     str(write_fd),
+                    *(["--read-baseline"] if self.read_baseline else []),
                 ],
                 cwd=clone / subdir,
                 stdin=subprocess.PIPE,
@@ -406,6 +428,9 @@ class Executor:
             else:
                 reason = f"timed out after {WORKER_START_TIMEOUT:g} s"
             raise WorkerStartError(f"the worker in {clone} did not start: {reason}")
+        if "baseline" in ready and not self._baseline_ready.is_set():
+            self._baseline = dict(ready["baseline"])
+            self._baseline_ready.set()
         logger.debug("worker %d ready in %s", slot, clone)
         return worker
 

@@ -93,11 +93,12 @@ def run_sweep(
     )
     existing_refs = dvc.experiment_refs(repo_root, baseline_sha)
     if not existing_refs:
-        # Nothing can be reused, so the workers clone and import DVC while
-        # `dvc exp show` reads the baseline.
+        # Nothing can be reused, so the workers start at once, and the first one to be
+        # ready reads the baseline in-process, which costs less than `dvc exp show`.
+        executor.read_baseline = True
         executor.start()
     try:
-        shown_before = dvc.exp_show(repo_root, baseline_sha)
+        shown_before = _read_baseline(executor, repo_root, baseline_sha)
         check_metric(spec, shown_before.baseline.metrics, baseline_sha)
         baseline_needs_run = not shown_before.baseline.metrics and (
             shard is None or shard.index == 1
@@ -176,6 +177,20 @@ def run_sweep(
         dvc_version=dvc.dvc_version(),
         shard=shard,
     )
+
+
+def _read_baseline(executor: Executor, repo_root: Path, baseline: str) -> dvc.ExpShow:
+    """Return the baseline and its experiments, from a worker when one read it."""
+    snapshot = executor.baseline_snapshot()
+    if snapshot is None:
+        return dvc.exp_show(repo_root, baseline)
+    record = dvc.ExperimentRecord(
+        name=baseline[:7],
+        rev=baseline,
+        params=snapshot.get("params") or {},
+        metrics=snapshot.get("metrics") or {},
+    )
+    return dvc.ExpShow(baseline=record, experiments={})
 
 
 @dataclass
