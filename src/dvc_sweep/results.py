@@ -64,7 +64,7 @@ class Baseline:
 
 @dataclass
 class Shard:
-    """Which share of a sweep's points one run took: shard `index` of `count`, from 1."""
+    """The share of a sweep's points that one run took: shard `index` of `count`, from 1."""
 
     index: int
     count: int

@@ -79,7 +79,7 @@ def write_outputs(results: SweepResults, results_path: Path, report_path: Path) 
 
 
 def exit_code_for(results: SweepResults) -> ExitCode:
-    """Return the exit code that tells the truth about `results`."""
+    """Return 130 for an interrupted sweep, 1 when any point did not succeed, else 0."""
     if results.interrupted:
         return ExitCode.INTERRUPTED
     if any(point.status != "success" for point in results.points):
