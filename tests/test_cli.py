@@ -179,3 +179,15 @@ def test_plan_errors_sorted_with_prefix(tmp_path: Path, capsys, chdir) -> None:
     lines = [line for line in capsys.readouterr().err.splitlines() if "sweep.yaml:" in line]
     assert lines[0].startswith("error: sweep.yaml:1:")
     assert lines[1].startswith("error: sweep.yaml:2:")
+
+
+def test_plan_checks_metric_name(tmp_path: Path, capsys, chdir) -> None:
+    spec = tmp_path / "typo.yaml"
+    spec.write_text(
+        "metric: {name: avg_pre, goal: maximize}\nparameters:\n  train.n_est: [5]\n"
+    )
+    chdir(REPO_ROOT)
+    assert cli.main(["plan", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "metric 'avg_pre' not found at commit" in err
+    assert "did you mean 'avg_prec'?" in err

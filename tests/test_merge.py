@@ -100,4 +100,8 @@ def test_merge_rejects_same_shard_twice(tiny_repo: Path) -> None:
     assert completed.returncode == 0, completed.stderr
     merged = run_cli(tiny_repo, "merge", "one.json", "one.json")
     assert merged.returncode == 2
-    assert "one.json and one.json are both shard 1" in merged.stderr
+    assert "one.json is given twice" in merged.stderr
+    (tiny_repo / "copy.json").write_text((tiny_repo / "one.json").read_text())
+    copied = run_cli(tiny_repo, "merge", "one.json", "copy.json")
+    assert copied.returncode == 2
+    assert "copy.json and one.json are both shard 1" in copied.stderr

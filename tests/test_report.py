@@ -29,6 +29,7 @@ from dvc_sweep.results import (
     SCHEMA_VERSION,
     Baseline,
     PointResult,
+    Shard,
     Status,
     SweepResults,
     dumps_results,
@@ -662,3 +663,11 @@ def test_report_swept_floats_read_back_exactly() -> None:
     ]
     text = render_markdown(make_results(points))
     assert "0.0021584738123" in text
+
+
+def test_report_shard_says_so() -> None:
+    results = make_results([make_point(1, {"x": 1}, {"avg_prec": 0.5})])
+    results.shard = Shard(index=2, count=3)
+    text = render_markdown(results)
+    assert text.splitlines()[0].endswith(", shard 2 of 3")
+    assert "the best of this shard only" in text

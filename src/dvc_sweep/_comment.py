@@ -225,6 +225,18 @@ def failed_body(marker: str, name: str, error: Exception, context: RunnerContext
     )
 
 
+def fenced_inline(text: str) -> str:
+    """Return `text` as a markdown code span, delimited by more backticks than any run in it.
+
+    GitHub shows a code span's content literally, so HTML and mentions in it stay inert.
+    """
+    text = " ".join(text.splitlines())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{padding}{text}{padding}{ticks}"
+
+
 def invalid_spec_body(
     marker: str, errors: list[SpecError], source: str, context: RunnerContext
 ) -> str:
@@ -239,9 +251,17 @@ def invalid_spec_body(
         else "Fix the spec and run the sweep again"
     )
     run = f" Details: {_link('workflow run', context.run_url)}." if context.run_url else ""
+    if source == "<comment>":
+        # Line numbers count from the first line inside the comment's yaml block.
+        what = "the sweep spec in the `/sweep` comment (lines counted in its yaml block)"
+    elif source == "<inline>":
+        what = "the inline sweep spec"
+    else:
+        # GitHub shows entities inside a code span literally, so the path is not escaped.
+        what = f"the sweep spec {fenced_inline(source)}"
     return (
         f"{marker}\n"
-        f"### ❌ dvc-sweep: the sweep spec `{escape_markdown(source)}` is invalid\n\n"
+        f"### ❌ dvc-sweep: {what} is invalid\n\n"
         f"Nothing ran: {count} {'problem was' if count == 1 else 'problems were'} found.\n\n"
         f"{block}\n\n"
         f"{next_step}.{run}\n"

@@ -685,7 +685,18 @@ def _title_and_summary(report: _Report) -> list[str]:
     results = report.results
     name = str(results.spec.get("name") or "sweep")
     commit = results.baseline.commit[:7] or "unknown commit"
-    parts = [f"## Sweep {escape_markdown(name)} on {escape_markdown(commit)}", ""]
+    title = f"## Sweep {escape_markdown(name)} on {escape_markdown(commit)}"
+    if results.shard is not None:
+        title += f", shard {results.shard.index} of {results.shard.count}"
+    parts = [title, ""]
+    if results.shard is not None:
+        parts += [
+            (
+                "This report covers one shard of the sweep, so its best point is the best of "
+                "this shard only."
+            ),
+            "",
+        ]
 
     counts = dict.fromkeys(_STATUS_TEXT, 0)
     for point in results.points:
@@ -839,24 +850,20 @@ def _reproduce(report: _Report) -> list[str]:
             *rerun[1:],
         ]
     else:
-        # The experiments exist where the sweep ran, not in the reader's clone.
-        parts += [
-            "To reproduce it, " + rerun[0],
-            *rerun[1:],
-            "",
-            (
-                f"Where the experiments are (the runner, or a clone that fetched a bundle of "
-                f"them), `{apply_command}` applies it instead."
-            ),
-        ]
-    parts += [
-        "",
-        (
+        # The experiments stay on the runner that made them, so the reader reruns a point.
+        parts += [f"To reproduce {escape_markdown(best.name)}, " + rerun[0], *rerun[1:]]
+    if report.run_url is None:
+        other_rows = (
             "Any other row works the same way: `dvc exp apply` takes the experiment name "
             "from the table, and the results file lists each point's `-S` overrides "
             "(`dvc-sweep report --format json`)."
-        ),
-    ]
+        )
+    else:
+        other_rows = (
+            "For any other row, the results file of the workflow run lists each point's "
+            "`-S` overrides (`dvc-sweep report --format json`)."
+        )
+    parts += ["", other_rows]
     return parts
 
 

@@ -281,7 +281,7 @@ def check_metric(spec: SweepSpec, metrics: dict[str, dict[str, Any]], commit: st
     where = f" in {spec.metric.file}" if spec.metric.file else ""
     suggestion = difflib.get_close_matches(spec.metric.name, keys, n=1)
     hint = f"did you mean {suggestion[0]!r}? " if suggestion else ""
-    hint += f"the metrics of commit {commit[:7]} are: {', '.join(keys)}"
+    hint += f"The metrics of commit {commit[:7]} are: {', '.join(keys)}."
     raise SpecErrorGroup(
         [
             SpecError(

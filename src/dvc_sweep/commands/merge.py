@@ -16,6 +16,7 @@ from dvc_sweep.commands._common import (
     write_outputs,
 )
 from dvc_sweep.dvc import fetch_bundle, find_repo_root
+from dvc_sweep.errors import UsageError
 from dvc_sweep.results import merge_results, read_results
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _merge(args: argparse.Namespace) -> int:
     check_output_paths(args.results, args.report)
+    seen: dict[Path, Path] = {}
+    for path in args.parts:
+        if path.resolve() in seen:
+            raise UsageError(
+                f"{path} is given twice (also as {seen[path.resolve()]})",
+                hint="pass each results file once",
+            )
+        seen[path.resolve()] = path
     parts = [(str(path), read_results(path)) for path in args.parts]
     merged = merge_results(parts)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -16,8 +17,13 @@ from dvc_sweep.commands._common import (
     locate_root,
     run_command,
 )
+from dvc_sweep.dvc import exp_show, find_repo_root, head_commit
+from dvc_sweep.errors import EnvironmentProblemError
 from dvc_sweep.plan import plan_points
-from dvc_sweep.spec import load_spec
+from dvc_sweep.spec import SweepSpec, load_spec
+from dvc_sweep.sweep import check_metric
+
+logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _plan(args: argparse.Namespace) -> int:
     repo_root = locate_root(Path.cwd())
     spec = load_spec(args.spec, repo_root=repo_root)
+    _check_metric(spec)
     points = plan_points(spec)
     if args.json:
         data = {
@@ -76,6 +83,23 @@ def _plan(args: argparse.Namespace) -> int:
     noun = "point" if len(points) == 1 else "points"
     sys.stdout.write(f"{spec.method} sweep {spec.name!r}: {len(points)} {noun}\n\n{table}\n")
     return 0
+
+
+def _check_metric(spec: SweepSpec) -> None:
+    """Check the goal metric against HEAD's committed metrics, as `run` does first.
+
+    Outside a DVC repository with a commit there is nothing to check against.
+    """
+    if spec.metric is None:
+        return
+    try:
+        repo_root = find_repo_root(Path.cwd())
+        baseline = head_commit(repo_root)
+        shown = exp_show(repo_root, baseline)
+    except EnvironmentProblemError as error:
+        logger.debug("metric not checked: %s", error)
+        return
+    check_metric(spec, shown.baseline.metrics, baseline)
 
 
 def main(argv: list[str] | None = None) -> int:
