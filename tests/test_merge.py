@@ -105,3 +105,13 @@ def test_merge_rejects_same_shard_twice(tiny_repo: Path) -> None:
     copied = run_cli(tiny_repo, "merge", "one.json", "copy.json")
     assert copied.returncode == 2
     assert "copy.json and one.json are both shard 1" in copied.stderr
+
+
+def test_run_bundle_removes_stale_file(tiny_repo: Path) -> None:
+    write_spec(tiny_repo, SPEC)
+    stale = tiny_repo / "exps.bundle"
+    stale.write_text("left by an earlier run\n")
+    completed = run_cli(tiny_repo, "run", "--shard", "2/2", "--bundle", str(stale))
+    assert completed.returncode == 1, completed.stderr
+    assert not stale.exists()
+    assert "no finished experiments, so no bundle was written" in completed.stderr

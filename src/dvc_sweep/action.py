@@ -59,7 +59,7 @@ from dvc_sweep._events import (
     resolve_target,
 )
 from dvc_sweep._workflow import StepSummary, WorkflowCommands, workflow_logging, write_outputs
-from dvc_sweep.dvc import bundle_experiments, fetch_bundle, find_repo_root, head_commit
+from dvc_sweep.dvc import fetch_bundle, find_repo_root, head_commit
 from dvc_sweep.errors import (
     ExitCode,
     SpecError,
@@ -85,7 +85,7 @@ from dvc_sweep.report import (
 )
 from dvc_sweep.results import SweepResults, merge_results, read_results, write_results
 from dvc_sweep.spec import DEFAULT_NAME, SweepSpec, load_spec
-from dvc_sweep.sweep import Progress, run_sweep
+from dvc_sweep.sweep import Progress, run_sweep, write_bundle
 
 logger = logging.getLogger(__name__)
 
@@ -436,17 +436,8 @@ def _sweep(
 
 def _write_bundle(run: _Run, results: SweepResults, repo_root: Path, bundle_file: Path) -> None:
     """Write the shard's finished experiments to a git bundle for the merge job to fetch."""
-    # A bundle left by an earlier run on a reused runner would bring stale experiments.
-    bundle_file.unlink(missing_ok=True)
-    names = [point.name for point in results.points if point.status == "success"]
-    if results.baseline.name:
-        names.append(results.baseline.name)
-    count = bundle_experiments(repo_root, results.baseline.commit, names, bundle_file)
-    if count:
-        logger.info("wrote %d experiments to the bundle %s", count, bundle_file)
+    if write_bundle(results, repo_root, bundle_file):
         run.outputs["bundle-file"] = str(bundle_file.resolve())
-    else:
-        logger.warning("no finished experiments, so no bundle was written to %s", bundle_file)
 
 
 def _merge(run: _Run, target: Target, working_directory: Path) -> int:

@@ -173,6 +173,8 @@ class Executor:
         self._outcome_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._work_dir: Path | None = None
+        self._git_root: Path = repo
+        self._subdir = ""
         self._generation = 0
         self._generation_lock = threading.Lock()
 
@@ -181,6 +183,8 @@ class Executor:
         self.started = True
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._work_dir = Path(tempfile.mkdtemp(prefix="dvc-sweep-"))
+        # Every worker, and every restart after a timeout, clones the same work tree.
+        self._git_root, self._subdir = git_location(self.repo)
         for slot in range(self.jobs):
             thread = threading.Thread(target=self._serve, args=(slot,), daemon=True)
             thread.start()
@@ -370,8 +374,8 @@ class Executor:
         with self._generation_lock:
             self._generation += 1
             clone = self._work_dir / f"worker-{slot}-{self._generation}"
+        git_root, subdir = self._git_root, self._subdir
         try:
-            git_root, subdir = git_location(self.repo)
             git(
                 self.repo,
                 "clone",

@@ -266,6 +266,24 @@ def _assign(
     return _Plan(results, by_name, tasks, baseline_task, baseline_name)
 
 
+def write_bundle(results: SweepResults, repo_root: Path, path: Path) -> int:
+    """Write the finished experiments of `results` to the git bundle `path`.
+
+    An older bundle at `path` is removed first, because a merge would otherwise fetch its
+    stale experiments when this run finished none. Returns the number of experiments.
+    """
+    path.unlink(missing_ok=True)
+    names = [point.name for point in results.points if point.status == "success"]
+    if results.baseline.name:
+        names.append(results.baseline.name)
+    count = dvc.bundle_experiments(repo_root, results.baseline.commit, names, path)
+    if count:
+        logger.info("wrote %d experiments to the bundle %s", count, path)
+    else:
+        logger.warning("no finished experiments, so no bundle was written to %s", path)
+    return count
+
+
 def check_metric(spec: SweepSpec, metrics: dict[str, dict[str, Any]], commit: str) -> None:
     """Raise SpecErrorGroup when the spec's metric is not among the commit's metrics.
 

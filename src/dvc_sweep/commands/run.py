@@ -18,11 +18,11 @@ from dvc_sweep.commands._common import (
     run_command,
     write_outputs,
 )
-from dvc_sweep.dvc import bundle_experiments, find_repo_root
+from dvc_sweep.dvc import find_repo_root
 from dvc_sweep.errors import UsageError
 from dvc_sweep.results import Shard
 from dvc_sweep.spec import load_spec
-from dvc_sweep.sweep import run_sweep
+from dvc_sweep.sweep import run_sweep, write_bundle
 
 logger = logging.getLogger(__name__)
 
@@ -108,14 +108,7 @@ def _run(args: argparse.Namespace) -> int:
 
     write_outputs(results, args.results, args.report)
     if args.bundle is not None:
-        names = [point.name for point in results.points if point.status == "success"]
-        if results.baseline.name:
-            names.append(results.baseline.name)
-        count = bundle_experiments(repo_root, results.baseline.commit, names, args.bundle)
-        if count:
-            logger.info("wrote %d experiments to the bundle %s", count, args.bundle)
-        else:
-            logger.warning("no finished experiments, so no bundle was written to %s", args.bundle)
+        write_bundle(results, repo_root, args.bundle)
     return int(exit_code_for(results))
 
 
