@@ -892,7 +892,7 @@ class Matrix:
 def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
     """Run shards 1/2 and 2/2 of the tiny pipeline, and keep their files as artifacts.
 
-    ``artifacts/sweep-shard-K/`` holds what shard K uploaded, laid out as
+    ``artifacts/sweep-shard-K/`` contains what shard K uploaded, laid out as
     actions/download-artifact writes several artifacts: one directory per artifact.
     """
     home = tmp_path_factory.mktemp("matrix")

@@ -171,9 +171,7 @@ def test_run_rejects_directory_as_results(tmp_path: Path, capsys, chdir) -> None
 
 def test_plan_errors_sorted_with_prefix(tmp_path: Path, capsys, chdir) -> None:
     (tmp_path / "params.yaml").write_text("train:\n  lr: 0.1\n")
-    (tmp_path / "sweep.yaml").write_text(
-        "seed: abc\njobs: two\nparameters:\n  train.lr: [1]\n"
-    )
+    (tmp_path / "sweep.yaml").write_text("seed: abc\njobs: two\nparameters:\n  train.lr: [1]\n")
     chdir(tmp_path)
     assert cli.main(["plan"]) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if "sweep.yaml:" in line]
@@ -183,9 +181,7 @@ def test_plan_errors_sorted_with_prefix(tmp_path: Path, capsys, chdir) -> None:
 
 def test_plan_checks_metric_name(tmp_path: Path, capsys, chdir) -> None:
     spec = tmp_path / "typo.yaml"
-    spec.write_text(
-        "metric: {name: avg_pre, goal: maximize}\nparameters:\n  train.n_est: [5]\n"
-    )
+    spec.write_text("metric: {name: avg_pre, goal: maximize}\nparameters:\n  train.n_est: [5]\n")
     chdir(REPO_ROOT)
     assert cli.main(["plan", str(spec)]) == 2
     err = capsys.readouterr().err

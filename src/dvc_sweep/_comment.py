@@ -4,7 +4,7 @@
 commenting with a warning after the first failure. `ProgressUpdater` posts the sweep's
 progress to it from a background thread. The body builders (`running_body`,
 `final_footer`, `failed_body`, `invalid_spec_body`) return the markdown for each state of
-the sweep, and `acknowledge` and `reply_untrusted` answer a ``/sweep`` comment.
+the sweep, and `acknowledge` and `reply_untrusted` respond to a ``/sweep`` comment.
 """
 
 from __future__ import annotations

@@ -228,7 +228,7 @@ def optional_path(value: str | None) -> Path | None:
 
 @dataclasses.dataclass(frozen=True)
 class Target:
-    """What the event requests: which pull request, which spec, which commit."""
+    """The pull request, spec and commit that the triggering event refers to."""
 
     pr_number: int | None
     head_sha: str | None = None

@@ -23,7 +23,11 @@ USAGE = "dvc-sweep [--version] {plan,run,report,merge,github} ..."
 
 def configure_logging(verbosity: int) -> None:
     """Send progress and diagnostics to stderr, so stdout carries only the report."""
-    level = logging.WARNING if verbosity < 0 else logging.DEBUG if verbosity > 0 else logging.INFO
+    level = logging.INFO
+    if verbosity < 0:
+        level = logging.WARNING
+    elif verbosity > 0:
+        level = logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("dvc-sweep: %(message)s"))
     root = logging.getLogger("dvc_sweep")

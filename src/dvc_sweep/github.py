@@ -1,7 +1,7 @@
 """A small client for the GitHub REST API: issue comments, reactions and pull requests.
 
 Every request has a timeout and goes through one retry policy: 5xx, 429 and
-secondary-rate-limit 403 answers are retried with bounded exponential backoff that honours
+secondary-rate-limit 403 responses are retried with bounded exponential backoff that honours
 ``Retry-After`` and ``x-ratelimit-reset``. List calls follow the ``Link`` header. The token
 never appears in a log line or an exception message.
 """
@@ -24,7 +24,7 @@ from dvc_sweep.errors import EnvironmentProblemError
 
 logger = logging.getLogger(__name__)
 
-#: Maximum length of an issue or pull request comment body, in characters. GitHub answers
+#: Maximum length of an issue or pull request comment body, in characters. GitHub rejects
 #: longer bodies with 422 "Body is too long (maximum is 65536 characters)".
 COMMENT_MAX_CHARS = 65_536
 

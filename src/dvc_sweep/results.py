@@ -156,9 +156,10 @@ _REWRITE_HINT = (
 def read_results(path: Path) -> SweepResults:
     """Read a results file written by `write_results`.
 
-    Raises `ResultsFileError` with the fix when the file is missing, unreadable, not valid
-    JSON (with line and column), of an unknown ``schema_version``, or lacks required
-    fields or has fields of the wrong type (all of them listed, each with its JSON path).
+    Raises `ResultsFileError` with the fix when the file is missing or unreadable, is not
+    valid JSON (the message gives line and column), or has an unknown ``schema_version``.
+    It also raises when required fields are missing or have the wrong type, and then lists
+    all of them, each with its JSON path.
     """
     try:
         text = path.read_text(encoding="utf-8")

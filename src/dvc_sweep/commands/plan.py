@@ -66,7 +66,7 @@ def _plan(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         return 0
 
-    # Values are shown as JSON, so that the string "1" and the number 1 look different;
+    # Values are printed as JSON, so that the string "1" and the number 1 look different.
     # json.dumps also escapes control characters that could disturb a terminal.
     keys = [parameter.key.display for parameter in spec.parameters]
     rows = [
